@@ -1,0 +1,46 @@
+"""A graph-based reverse-mode autodiff engine on hand-written kernels."""
+import numpy as np
+
+from . import cuda  # noqa: F401
+from .autograd import enable_grad, is_grad_enabled, no_grad  # noqa: F401
+from .errors import (DeviceError, DTypeError, EngineError, GradcheckError,  # noqa: F401
+                     GraphError, ShapeError)
+from .random import manual_seed  # noqa: F401
+from .tensor import Tensor, bool_, float32, float64, int32, int64  # noqa: F401
+from .ops import cat, stack, where  # noqa: F401,E402
+from .gradcheck import gradcheck  # noqa: F401,E402
+
+__version__ = "0.1.0"
+
+
+def tensor(data, dtype=None, device="cpu", requires_grad=False):
+    """A new tensor holding a copy of `data` (see Tensor for the dtype rules)."""
+    return Tensor(data, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def _shape(shape):
+    return tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+
+
+def zeros(*shape, dtype=float32, device="cpu", requires_grad=False):
+    return tensor(np.zeros(_shape(shape), dtype), device=device, requires_grad=requires_grad)
+
+
+def ones(*shape, dtype=float32, device="cpu", requires_grad=False):
+    return tensor(np.ones(_shape(shape), dtype), device=device, requires_grad=requires_grad)
+
+
+def randn(*shape, dtype=float32, device="cpu", requires_grad=False):
+    """Standard normal samples from the engine's generator (see manual_seed)."""
+    from .random import generator
+    values = generator().standard_normal(_shape(shape)).astype(dtype)
+    return tensor(values, device=device, requires_grad=requires_grad)
+
+
+def arange(start, stop=None, step=1, dtype=None, device="cpu"):
+    """As torch.arange: integers stay int64, a float bound gives float32."""
+    if stop is None:
+        start, stop = 0, start
+    values = np.arange(start, stop, step)
+    return tensor(values if dtype is not None or values.dtype.kind != "f" else values.astype(float32),
+                  dtype=dtype, device=device)

@@ -1,0 +1,47 @@
+"""Argument checks shared by the ops; each error names the op, what it got and what it expected."""
+import numbers
+
+import numpy as np
+
+from ..errors import DTypeError, ShapeError
+
+
+def shape_of(x):
+    return tuple(getattr(x, "shape", ()))
+
+
+def broadcast_shapes(op, *shapes):
+    try:
+        return np.broadcast_shapes(*shapes)
+    except ValueError:
+        raise ShapeError(f"{op}: shapes {', '.join(map(str, shapes))} do not broadcast") from None
+
+
+def normalize_axis(op, axis, ndim):
+    """An axis (negative allowed) as a non-negative int, or ShapeError."""
+    if not isinstance(axis, numbers.Integral) or isinstance(axis, bool):
+        raise DTypeError(f"{op}: axis must be an int, got {axis!r}")
+    if not -max(ndim, 1) <= axis < max(ndim, 1):
+        raise ShapeError(f"{op}: axis {axis} is out of range for a tensor of {ndim} dimensions")
+    return int(axis) % max(ndim, 1)
+
+
+def normalize_axes(op, axis, ndim):
+    """None (every axis) or a sorted tuple of distinct non-negative axes."""
+    if axis is None:
+        return None
+    axes = tuple(axis) if isinstance(axis, (tuple, list)) else (axis,)
+    axes = tuple(sorted(normalize_axis(op, a, ndim) for a in axes))
+    if len(set(axes)) != len(axes):
+        raise ShapeError(f"{op}: axis {axis} repeats an axis")
+    return axes
+
+
+def kept_shape(shape, axes):
+    """The shape of a reduction over `axes` with keepdims=True."""
+    return tuple(1 if axes is None or i in axes else n for i, n in enumerate(shape))
+
+
+def require_float(op, dtype):
+    if np.dtype(dtype).kind != "f":
+        raise DTypeError(f"{op}: expected a floating-point tensor, got dtype {np.dtype(dtype)}")

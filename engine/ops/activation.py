@@ -1,0 +1,75 @@
+"""Activations and the (stable) softmax family."""
+from ..autograd import Function
+from ._checks import normalize_axis
+
+
+class ReLU(Function):
+    def forward(self, x):
+        self.save(x)
+        return self.kernels.relu(x)
+
+    def backward(self, gy):
+        return (self.kernels.relu_backward(self.saved[0], gy),)
+
+
+class LeakyReLU(Function):
+    def forward(self, x, negative_slope):
+        self.save(x, negative_slope)
+        return self.kernels.leaky_relu(x, negative_slope)
+
+    def backward(self, gy):
+        x, slope = self.saved
+        return self.kernels.leaky_relu_backward(x, gy, slope), None
+
+
+class Sigmoid(Function):
+    def forward(self, x):
+        y = self.kernels.sigmoid(x)
+        self.save(y)
+        return y
+
+    def backward(self, gy):
+        return (self.kernels.sigmoid_backward(self.saved[0], gy),)
+
+
+class Tanh(Function):
+    def forward(self, x):
+        y = self.kernels.tanh(x)
+        self.save(y)
+        return y
+
+    def backward(self, gy):
+        return (self.kernels.tanh_backward(self.saved[0], gy),)
+
+
+class Softmax(Function):
+    name = "softmax"  # also the name of its kernels
+
+    def forward(self, x, axis):
+        self.axis = normalize_axis(self.op_name(), axis, x.ndim)
+        y = getattr(self.kernels, self.op_name())(x, self.axis)
+        self.save(y)
+        return y
+
+    def backward(self, gy):
+        return (getattr(self.kernels, self.op_name() + "_backward")(self.saved[0], gy, self.axis),)
+
+
+class LogSoftmax(Softmax):
+    """log(softmax(x)) without forming softmax(x)."""
+    name = "log_softmax"
+
+
+relu, sigmoid, tanh = ReLU.apply, Sigmoid.apply, Tanh.apply
+
+
+def leaky_relu(x, negative_slope=0.01):
+    return LeakyReLU.apply(x, negative_slope)
+
+
+def softmax(x, axis):
+    return Softmax.apply(x, axis=axis)
+
+
+def log_softmax(x, axis):
+    return LogSoftmax.apply(x, axis=axis)

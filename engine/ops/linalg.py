@@ -1,0 +1,51 @@
+"""Matrix products: 2-D, batched with broadcasting, and the vector cases, as numpy.matmul."""
+from ..autograd import Function
+from ..errors import ShapeError
+from ._checks import broadcast_shapes
+
+
+def _swap_last(k, x):
+    axes = tuple(range(x.ndim - 2)) + (x.ndim - 1, x.ndim - 2)
+    return k.transpose(x, axes)
+
+
+class MatMul(Function):
+    def forward(self, a, b):
+        if a.ndim == 0 or b.ndim == 0:
+            raise ShapeError(f"matmul: both operands need at least one dimension, "
+                             f"got shapes {tuple(a.shape)} and {tuple(b.shape)}")
+        inner_b = b.shape[0] if b.ndim == 1 else b.shape[-2]
+        if a.shape[-1] != inner_b:
+            raise ShapeError(f"matmul: shapes {tuple(a.shape)} and {tuple(b.shape)} do not align "
+                             f"({a.shape[-1]} != {inner_b})")
+        broadcast_shapes(self.op_name(), tuple(a.shape[:-2]), tuple(b.shape[:-2]))
+        self.save(a, b)
+        return self.kernels.matmul(a, b)
+
+    def backward(self, gy):
+        a, b = self.saved
+        k, (need_a, need_b) = self.kernels, self.needs_input_grad
+        # Vectors become matrices (a: a row, b: a column) and gy gains the dropped axis.
+        a2 = k.reshape(a, (1, -1)) if a.ndim == 1 else a
+        b2 = k.reshape(b, (-1, 1)) if b.ndim == 1 else b
+        gy2 = gy
+        if a.ndim == 1:
+            gy2 = k.reshape(gy2, gy2.shape[:-1] + (1,) + gy2.shape[-1:])
+        if b.ndim == 1:
+            gy2 = k.reshape(gy2, gy2.shape + (1,))
+        ga = gb = None
+        if need_a:
+            ga = k.matmul(gy2, _swap_last(k, b2))
+            ga = k.reshape(k.sum_to_shape(ga, a2.shape), a.shape)
+        if need_b:
+            if b2.ndim == 2 and a2.ndim > 2:
+                # One GEMM over the flattened batch instead of a batch of GEMMs and a sum.
+                gb = k.matmul(_swap_last(k, k.reshape(a2, (-1, a2.shape[-1]))),
+                              k.reshape(gy2, (-1, gy2.shape[-1])))
+            else:
+                gb = k.matmul(_swap_last(k, a2), gy2)
+            gb = k.reshape(k.sum_to_shape(gb, b2.shape), b.shape)
+        return ga, gb
+
+
+matmul = MatMul.apply

@@ -30,6 +30,14 @@ def _host_array(data, dtype):
     return a
 
 
+def _is_dtype_name(name):
+    try:
+        np.dtype(name)
+    except TypeError:
+        return False
+    return True
+
+
 def _check_requires_grad(dtype, requires_grad):
     if requires_grad and np.dtype(dtype).kind != "f":
         raise DTypeError(f"requires_grad: only floating-point tensors can require grad, "
@@ -109,7 +117,8 @@ class Tensor:
     def to(self, target):
         """This tensor on another device ("cpu", "cuda") or with another dtype; differentiable."""
         from .ops import shape as shape_ops
-        if isinstance(target, str) and target in kernels.DEVICES:
+        if isinstance(target, str) and not _is_dtype_name(target):
+            kernels.table(target)  # DeviceError for an unknown or unavailable device
             return self if target == self.device else shape_ops.ToDevice.apply(self, device=target)
         return self.astype(target)
 

@@ -179,7 +179,8 @@ def stack(tensors, axis=0):
 def where(condition, a, b):
     """Elements of a where condition holds, else of b; differentiable in a and b."""
     if not isinstance(condition, Tensor):
-        condition = Tensor(condition)
+        device = next((v.device for v in (a, b) if isinstance(v, Tensor)), "cpu")
+        condition = Tensor(condition, device=device)
     if condition.dtype != np.bool_:
         raise DTypeError(f"where: condition must be a bool tensor, got dtype {condition.dtype}")
     for v in (a, b):

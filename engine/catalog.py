@@ -1,0 +1,268 @@
+"""Every differentiable op with its reference and the inputs it is checked on.
+
+One catalogue serves the test suite (which draws inputs with hypothesis) and
+`python -m engine gradcheck` (which draws them with numpy's generator): each case draws its
+inputs through a `Drawer`, so both use the same domains, away from kinks and ties.
+"""
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+import kernels.reference as ref
+
+from . import nn
+from .ops import cat, stack, where
+
+F = nn.functional
+SIDE = 4  # largest side drawn: the full-Jacobian check grows with the element count
+
+
+class RandomDrawer:
+    """Draws case inputs from a numpy Generator (the Drawer that needs no hypothesis)."""
+
+    def __init__(self, rng):
+        self.rng = rng
+
+    def integer(self, lo, hi):
+        return int(self.rng.integers(lo, hi + 1))
+
+    def choice(self, options):
+        return options[self.integer(0, len(options) - 1)]
+
+    def shape(self, min_dims=0, max_dims=3, min_side=1, max_side=SIDE):
+        return tuple(self.integer(min_side, max_side) for _ in range(self.integer(min_dims, max_dims)))
+
+    def uniform(self, shape, lo=-2.0, hi=2.0):
+        return self.rng.uniform(lo, hi, shape)
+
+    def permutation(self, n):
+        return tuple(int(i) for i in self.rng.permutation(n))
+
+    def subset(self, n):
+        """A non-empty sorted subset of range(n)."""
+        return tuple(sorted(self.rng.choice(n, self.integer(1, n), replace=False).tolist()))
+
+    def booleans(self, shape):
+        return self.rng.random(shape) < 0.5
+
+    def distinct_integers(self, count, lo, hi):
+        return self.rng.choice(np.arange(lo, hi + 1), count, replace=False)
+
+
+# --- domains built on any Drawer -----------------------------------------------------------------
+def away_from_zero(d, shape, lo=0.1, hi=2.0):
+    """|v| in [lo, hi]: no kink of relu, abs or leaky_relu lies within a finite-difference step."""
+    return np.where(d.booleans(shape), 1, -1) * d.uniform(shape, lo, hi)
+
+
+def distinct(d, shape):
+    """Distinct values 0.1 apart: a max has a single winner along any axes."""
+    size = int(np.prod(shape, dtype=np.int64))
+    return np.asarray(d.distinct_integers(size, -60, 60), np.float64).reshape(shape) / 10
+
+
+def broadcast_pair(d, max_dims=3):
+    """Two shapes that broadcast: a common shape, each side dropping leading dims or using 1s."""
+    full = d.shape(0, max_dims)
+
+    def side():
+        kept = full[d.integer(0, len(full)):]
+        return tuple(1 if d.integer(0, 2) == 0 else n for n in kept)
+    return side(), side()
+
+
+def axes(d, ndim):
+    if ndim == 0:
+        return None
+    kind = d.choice(["none", "int", "tuple"])
+    if kind == "none":
+        return None
+    return d.integer(-ndim, ndim - 1) if kind == "int" else d.subset(ndim)
+
+
+@dataclass
+class Case:
+    """fn(*tensors, **params) must equal reference(*arrays, **params); inputs in `grad` are checked."""
+    name: str
+    fn: Callable
+    reference: Callable
+    draw: Callable  # Drawer -> (list of arrays, dict of params)
+    grad: tuple = None  # indices of differentiable inputs; None means all
+    atol: float = field(default=1e-5)
+
+
+def _unary(name, fn, reference, lo=-2.0, hi=2.0, kink_free=False):
+    def draw(d):
+        shape = d.shape()
+        return [away_from_zero(d, shape) if kink_free else d.uniform(shape, lo, hi)], {}
+    return Case(name, fn, reference, draw)
+
+
+def _binary(name, fn, reference, b_lo=-2.0, b_hi=2.0, a_lo=-2.0, a_hi=2.0, b_kink_free=False):
+    def draw(d):
+        sa, sb = broadcast_pair(d)
+        b = away_from_zero(d, sb, b_lo, b_hi) if b_kink_free else d.uniform(sb, b_lo, b_hi)
+        return [d.uniform(sa, a_lo, a_hi), b], {}
+    return Case(name, fn, reference, draw)
+
+
+def _reduction(name, fn, reference, values=None):
+    def draw(d):
+        shape = d.shape(1, 3)
+        x = values(d, shape) if values else d.uniform(shape)
+        return [x], {"axis": axes(d, len(shape)), "keepdims": d.choice([False, True])}
+    return Case(name, fn, reference, draw)
+
+
+def _matmul_shapes(d):
+    n, k, m, b = (d.integer(1, SIDE) for _ in range(4))
+    return d.choice([((n, k), (k, m)), ((b, n, k), (k, m)), ((b, n, k), (b, k, m)),
+                     ((b, 1, n, k), (d.integer(1, 3), k, m)), ((k,), (k, m)), ((n, k), (k,)),
+                     ((k,), (k,)), ((k,), (b, k, m)), ((b, n, k), (k,))])
+
+
+def _draw_matmul(d):
+    sa, sb = _matmul_shapes(d)
+    return [d.uniform(sa), d.uniform(sb)], {}
+
+
+def _draw_linear(d):
+    n, i, o = (d.integer(1, SIDE) for _ in range(3))
+    batch = d.choice([(), (d.integer(1, 3),)])
+    return [d.uniform(batch + (n, i)), d.uniform((o, i)), d.uniform((o,))], {}
+
+
+def _draw_permute(d):
+    shape = d.shape(1, 4, max_side=3)
+    return [d.uniform(shape)], {"dims": d.permutation(len(shape))}
+
+
+def _draw_reshape(d):
+    shape = d.shape(1, 3)
+    size = int(np.prod(shape))
+    return [d.uniform(shape)], {"shape": d.choice([(-1,), (size, 1), tuple(reversed(shape)),
+                                                   (1, -1, 1)])}
+
+
+def _draw_flatten(d):
+    shape = d.shape(1, 4, max_side=3)
+    start = d.integer(0, len(shape) - 1)
+    return [d.uniform(shape)], {"start_dim": start, "end_dim": d.integer(start, len(shape) - 1)}
+
+
+def _draw_getitem(d):
+    shape = d.shape(2, 3)
+    x = d.uniform(shape)
+    kind = d.choice(["slice", "int", "array", "mask"])
+    if kind == "slice":
+        index = (slice(d.integer(0, shape[0] - 1), None), slice(None, None, d.integer(1, 2)))
+    elif kind == "int":
+        index = (d.integer(-shape[0], shape[0] - 1),)
+    elif kind == "array":  # repeated indices: their gradients must add up
+        index = (np.array([d.integer(0, shape[0] - 1) for _ in range(d.integer(1, 5))]),)
+    else:
+        index = (d.booleans(shape[:2]),)
+    return [x], {"index": index}
+
+
+def _draw_cat(d):
+    shape = list(d.shape(1, 3))
+    axis = d.integer(0, len(shape) - 1)
+    xs = []
+    for _ in range(d.integer(1, 3)):
+        shape[axis] = d.integer(1, SIDE)
+        xs.append(d.uniform(tuple(shape)))
+    return xs, {"axis": axis}
+
+
+def _draw_stack(d):
+    shape = d.shape(0, 2)
+    return [d.uniform(shape) for _ in range(d.integer(1, 3))], {"axis": d.integer(0, len(shape))}
+
+
+def _draw_where(d):
+    sa, sb = broadcast_pair(d)
+    sc = d.choice([sa, sb, ()])
+    return [d.uniform(sa), d.uniform(sb)], {"condition": d.booleans(sc)}
+
+
+def _draw_softmax(d):
+    shape = d.shape(1, 3)
+    return [d.uniform(shape, -3, 3)], {"axis": d.integer(-len(shape), len(shape) - 1)}
+
+
+def _draw_cross_entropy(d):
+    n, c = d.integer(1, SIDE), d.integer(2, 5)
+    spatial = d.choice([(), (d.integer(1, 3),)])
+    target = np.array([d.integer(0, c - 1) for _ in range(n * int(np.prod(spatial)))])
+    return [d.uniform((n, c) + spatial, -3, 3)], {
+        "target": target.reshape((n,) + spatial), "reduction": d.choice(["mean", "sum", "none"])}
+
+
+def _draw_same_pair(lo_t, hi_t):
+    def draw(d):
+        shape = d.shape(0, 3)
+        return [d.uniform(shape, -3, 3), d.uniform(shape, lo_t, hi_t)], {
+            "reduction": d.choice(["mean", "sum", "none"])}
+    return draw
+
+
+def _tensor_target(fn):
+    """fn with its `target` param made a tensor on the input's device (an integer array)."""
+    from .tensor import Tensor
+
+    def call(x, target, **params):
+        return fn(x, Tensor(target, device=x.device), **params)
+    return call
+
+
+CASES = [
+    _binary("add", lambda a, b: a + b, ref.add),
+    _binary("sub", lambda a, b: a - b, ref.sub),
+    _binary("mul", lambda a, b: a * b, ref.mul),
+    _binary("div", lambda a, b: a / b, ref.div, b_lo=0.5, b_kink_free=True),
+    _binary("pow", lambda a, b: a ** b, ref.pow, a_lo=0.5, a_hi=2.0),
+    _unary("pow_scalar", lambda x: x ** 3, lambda x: ref.pow(x, 3)),
+    _unary("rpow_scalar", lambda x: 2.0 ** x, lambda x: ref.pow(2.0, x)),
+    _unary("rsub_scalar", lambda x: 1.5 - x, lambda x: ref.sub(1.5, x)),
+    _unary("rdiv_scalar", lambda x: 1.5 / x, lambda x: ref.div(1.5, x), kink_free=True),
+    _unary("neg", lambda x: -x, ref.neg),
+    _unary("exp", lambda x: x.exp(), ref.exp),
+    _unary("log", lambda x: x.log(), ref.log, lo=0.2, hi=3.0),
+    _unary("sqrt", lambda x: x.sqrt(), ref.sqrt, lo=0.2, hi=3.0),
+    _unary("abs", lambda x: x.abs(), ref.abs, kink_free=True),
+    _unary("relu", lambda x: x.relu(), ref.relu, kink_free=True),
+    _unary("leaky_relu", lambda x: F.leaky_relu(x, 0.1), lambda x: ref.leaky_relu(x, 0.1),
+           kink_free=True),
+    _unary("sigmoid", lambda x: x.sigmoid(), ref.sigmoid, lo=-6.0, hi=6.0),
+    _unary("tanh", lambda x: x.tanh(), ref.tanh),
+    _reduction("sum", lambda x, **p: x.sum(**p), ref.sum),
+    _reduction("mean", lambda x, **p: x.mean(**p), ref.mean),
+    _reduction("max", lambda x, **p: x.max(**p), ref.max, values=distinct),
+    Case("matmul", lambda a, b: a @ b, ref.matmul, _draw_matmul),
+    Case("linear", F.linear, lambda x, w, b: ref.add(ref.matmul(x, w.T), b), _draw_linear),
+    Case("permute", lambda x, dims: x.permute(*dims), lambda x, dims: ref.permute(x, dims),
+         _draw_permute),
+    Case("transpose_T", lambda x: x.T, lambda x: ref.permute(x, tuple(reversed(range(x.ndim)))),
+         lambda d: ([d.uniform(d.shape(1, 3))], {})),
+    Case("reshape", lambda x, shape: x.reshape(*shape),
+         lambda x, shape: np.reshape(x, shape), _draw_reshape),
+    Case("flatten", lambda x, **p: x.flatten(**p),
+         lambda x, start_dim, end_dim: x.reshape(x.shape[:start_dim] + (-1,) + x.shape[end_dim + 1:]),
+         _draw_flatten),
+    Case("getitem", lambda x, index: x[index], lambda x, index: x[index], _draw_getitem),
+    Case("cat", lambda *xs, axis: cat(xs, axis), lambda *xs, axis: ref.cat(xs, axis), _draw_cat),
+    Case("stack", lambda *xs, axis: stack(xs, axis), lambda *xs, axis: ref.stack(xs, axis),
+         _draw_stack),
+    Case("where", lambda a, b, condition: where(condition, a, b),
+         lambda a, b, condition: ref.where(condition, a, b), _draw_where),
+    Case("softmax", lambda x, axis: F.softmax(x, axis), ref.softmax, _draw_softmax),
+    Case("log_softmax", lambda x, axis: F.log_softmax(x, axis), ref.log_softmax, _draw_softmax),
+    Case("mse_loss", F.mse_loss, ref.mse_loss, _draw_same_pair(-3, 3)),
+    Case("cross_entropy", _tensor_target(F.cross_entropy), ref.cross_entropy, _draw_cross_entropy),
+    Case("binary_cross_entropy_with_logits", F.binary_cross_entropy_with_logits,
+         ref.binary_cross_entropy_with_logits, _draw_same_pair(0, 1)),
+]
+
+BY_NAME = {case.name: case for case in CASES}

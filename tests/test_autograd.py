@@ -1,0 +1,160 @@
+"""The graph: accumulation, freeing, no_grad, detach, long chains, creation rules."""
+import numpy as np
+import pytest
+
+import engine as eg
+
+
+def test_gradient_accumulates_where_a_tensor_is_used_twice():
+    x = eg.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    (x * x + x).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), 2 * x.numpy() + 1)
+
+
+def test_leaf_gradients_accumulate_across_backward_calls():
+    x = eg.tensor([1.0, -2.0], requires_grad=True)
+    (3 * x).sum().backward()
+    (3 * x).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [6.0, 6.0])
+
+
+def test_second_backward_through_freed_graph_raises():
+    x = eg.tensor([1.0, 2.0], requires_grad=True)
+    y = (x * x).sum()
+    y.backward()
+    with pytest.raises(eg.GraphError, match="freed"):
+        y.backward()
+
+
+def test_retain_graph_allows_a_second_backward():
+    x = eg.tensor([1.0, 2.0], requires_grad=True)
+    y = (x * x).sum()
+    y.backward(retain_graph=True)
+    y.backward()
+    np.testing.assert_allclose(x.grad.numpy(), 4 * x.numpy())
+
+
+def test_backward_on_non_scalar_needs_grad():
+    x = eg.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(eg.ShapeError, match=r"shape \(2,\)"):
+        (x * 2).backward()
+    (x * 2).backward(np.array([1.0, 10.0], np.float32))
+    np.testing.assert_allclose(x.grad.numpy(), [2.0, 20.0])
+
+
+def test_backward_without_graph_raises():
+    with pytest.raises(eg.GraphError):
+        eg.tensor(1.0).backward()
+
+
+def test_chain_of_ten_thousand_ops_backpropagates_without_recursion():
+    x = eg.tensor(1.0, dtype=eg.float64, requires_grad=True)
+    y = x
+    for _ in range(10_000):
+        y = y * 1.0001
+    y.backward()
+    assert np.isclose(x.grad.item(), 1.0001 ** 10_000)
+
+
+def test_long_retained_graph_can_be_dropped():
+    x = eg.tensor(1.0, requires_grad=True)
+    y = x
+    for _ in range(10_000):
+        y = y + 1.0
+    y.backward(retain_graph=True)
+    del y  # freeing a deep graph must not overflow the stack
+
+
+def test_no_grad_records_nothing_and_detach_cuts_the_graph():
+    x = eg.tensor([1.0], requires_grad=True)
+    with eg.no_grad():
+        y = x * 2
+    assert not y.requires_grad and y.is_leaf
+    z = x.detach() * 2
+    assert not z.requires_grad
+    assert eg.is_grad_enabled()
+
+
+def test_no_grad_as_decorator():
+    @eg.no_grad()
+    def f(t):
+        return t * 2
+    assert not f(eg.tensor([1.0], requires_grad=True)).requires_grad
+
+
+def test_gradient_of_a_broadcast_input_has_its_shape():
+    a = eg.tensor(np.ones((3, 1)), requires_grad=True)
+    b = eg.tensor(np.ones(4), requires_grad=True)
+    (a * b).sum().backward()
+    assert a.grad.shape == (3, 1) and b.grad.shape == (4,)
+    np.testing.assert_allclose(a.grad.numpy(), 4)
+    np.testing.assert_allclose(b.grad.numpy(), 3)
+
+
+def test_grad_keeps_the_leaf_dtype():
+    x = eg.tensor([1.0, 2.0], requires_grad=True)
+    (x * np.float64(2.0)).sum().backward()
+    assert x.grad.dtype == np.float32
+
+
+@pytest.mark.parametrize("data, dtype", [
+    (1.0, np.float32), ([1.0, 2.0], np.float32), ([1, 2], np.int64), (True, np.bool_),
+    (np.zeros(2, np.float64), np.float64), (np.zeros(2, np.int32), np.int32),
+])
+def test_tensor_dtype_follows_torch(data, dtype):
+    assert eg.tensor(data).dtype == dtype
+
+
+def test_python_scalars_do_not_upcast():
+    x = eg.tensor([1.0, 2.0])
+    assert (x * 2.5).dtype == np.float32
+    assert (2 ** x).dtype == np.float32
+    assert (x / 3).dtype == np.float32
+    assert (eg.tensor(np.ones(2)) + eg.tensor([1.0])).dtype == np.float64
+
+
+def test_creation_helpers():
+    eg.manual_seed(0)
+    a = eg.randn(2, 3)
+    eg.manual_seed(0)
+    assert np.array_equal(a.numpy(), eg.randn(2, 3).numpy())
+    assert a.dtype == np.float32 and a.shape == (2, 3)
+    assert eg.zeros((2, 2)).numpy().sum() == 0 and eg.ones(3).numpy().sum() == 3
+    assert eg.arange(4).dtype == np.int64 and eg.arange(0.0, 1.0, 0.5).dtype == np.float32
+
+
+def test_comparisons_return_bool_without_grad():
+    x = eg.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    m = x > 1.5
+    assert m.dtype == np.bool_ and not m.requires_grad
+    assert (x == 2.0).numpy().tolist() == [False, True, False]
+
+
+def test_integer_tensors_cannot_require_grad():
+    with pytest.raises(eg.DTypeError, match="floating-point"):
+        eg.tensor([1, 2], requires_grad=True)
+
+
+def test_item_numpy_repr_and_properties():
+    x = eg.tensor([[1.0, 2.0]], requires_grad=True)
+    assert x.shape == (1, 2) and x.ndim == 2 and x.device == "cpu"
+    assert (x.sum()).item() == 3.0
+    assert "requires_grad=True" in repr(x) and "grad_fn=sum" in repr(x.sum())
+    with pytest.raises(eg.ShapeError):
+        x.item()
+
+
+def test_cuda_without_backend_raises_device_error():
+    if eg.cuda.is_available():
+        pytest.skip("a cuda device is available")
+    with pytest.raises(eg.DeviceError, match="cuda"):
+        eg.tensor([1.0]).to("cuda")
+
+
+def test_cast_is_differentiable():
+    x = eg.tensor([1.0, 2.0], requires_grad=True)
+    y = x.double() * 3
+    assert y.dtype == np.float64
+    y.sum().backward()
+    assert x.grad.dtype == np.float32
+    np.testing.assert_allclose(x.grad.numpy(), [3, 3])

@@ -6,6 +6,7 @@ from .autograd import enable_grad, is_grad_enabled, no_grad  # noqa: F401
 from .errors import (DeviceError, DTypeError, EngineError, GradcheckError,  # noqa: F401
                      GraphError, ShapeError)
 from .random import manual_seed  # noqa: F401
+from .variants import use_variant  # noqa: F401
 from .tensor import Tensor, bool_, float32, float64, int32, int64  # noqa: F401
 from .ops import cat, stack, where  # noqa: F401,E402
 from .gradcheck import gradcheck  # noqa: F401,E402

@@ -4,6 +4,7 @@ Speed is no concern here. Each function loops over elements (or applies the scal
 from the math module) so that its correctness can be read off the code. All work in float64
 and return the input's dtype where the kernel would.
 """
+import builtins
 import itertools
 import math
 
@@ -175,3 +176,160 @@ def where(condition, a, b):
     for index in np.ndindex(out.shape):
         out[index] = a[index] if condition[index] else b[index]
     return out
+
+
+# --- convolution, pooling, resampling, normalization -------------------------------------------------
+def _pair(v):
+    return (v, v) if np.isscalar(v) else tuple(v)
+
+
+def im2col(x, kh, kw, stride=1, padding=0, dilation=1):
+    """cols[n, (c, ki, kj), (oy, ox)] = padded x[n, c, oy*sh + ki*dh, ox*sw + kj*dw]."""
+    (sh, sw), (ph, pw), (dh, dw) = _pair(stride), _pair(padding), _pair(dilation)
+    n, c, h, w = x.shape
+    oh = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1
+    ow = (w + 2 * pw - dw * (kw - 1) - 1) // sw + 1
+    cols = np.zeros((n, c, kh, kw, oh, ow), x.dtype)
+    for b, ch, ki, kj, oy, ox in itertools.product(*map(range, (n, c, kh, kw, oh, ow))):
+        iy, ix = oy * sh - ph + ki * dh, ox * sw - pw + kj * dw
+        if 0 <= iy < h and 0 <= ix < w:
+            cols[b, ch, ki, kj, oy, ox] = x[b, ch, iy, ix]
+    return cols.reshape(n, c * kh * kw, oh * ow)
+
+
+def conv2d(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
+    """Each output pixel as the sum of its window times the filter, group by group."""
+    (sh, sw), (ph, pw), (dh, dw) = _pair(stride), _pair(padding), _pair(dilation)
+    x, w = np.asarray(x, np.float64), np.asarray(w, np.float64)
+    n, c, h, wd = x.shape
+    cout, cg, kh, kw = w.shape
+    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    oh = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1
+    ow = (wd + 2 * pw - dw * (kw - 1) - 1) // sw + 1
+    y = np.zeros((n, cout, oh, ow))
+    per_group = cout // groups
+    for b_, o, oy, ox in itertools.product(range(n), range(cout), range(oh), range(ow)):
+        g = o // per_group
+        window = xp[b_, g * cg:(g + 1) * cg, oy * sh:oy * sh + dh * (kh - 1) + 1:dh,
+                    ox * sw:ox * sw + dw * (kw - 1) + 1:dw]
+        y[b_, o, oy, ox] = np.sum(window * w[o])
+    return y if b is None else y + np.asarray(b).reshape(1, -1, 1, 1)
+
+
+def conv_transpose2d(x, w, b=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """Every input pixel scatters its value times the filter into the (cropped) output."""
+    (sh, sw), (ph, pw), (dh, dw) = _pair(stride), _pair(padding), _pair(dilation)
+    (oph, opw) = _pair(output_padding)
+    x, w = np.asarray(x, np.float64), np.asarray(w, np.float64)
+    n, cin, h, wd = x.shape
+    _, og, kh, kw = w.shape
+    oh = (h - 1) * sh - 2 * ph + dh * (kh - 1) + oph + 1
+    ow = (wd - 1) * sw - 2 * pw + dw * (kw - 1) + opw + 1
+    full = np.zeros((n, og * groups, oh + 2 * ph + sh, ow + 2 * pw + sw))
+    per_group = cin // groups
+    for b_, ci, iy, ix, ki, kj in itertools.product(*map(range, (n, cin, h, wd, kh, kw))):
+        g = ci // per_group
+        full[b_, g * og:(g + 1) * og, iy * sh + ki * dh, ix * sw + kj * dw] += \
+            x[b_, ci, iy, ix] * w[ci, :, ki, kj]
+    y = full[:, :, ph:ph + oh, pw:pw + ow]
+    return y if b is None else y + np.asarray(b).reshape(1, -1, 1, 1)
+
+
+def _pool(x, kernel_size, stride, padding, fill, reduce):
+    kh, kw = _pair(kernel_size)
+    sh, sw = _pair(kernel_size if stride is None else stride)
+    ph, pw = _pair(padding)
+    x = np.asarray(x, np.float64)
+    n, c, h, w = x.shape
+    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=fill)
+    oh, ow = (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
+    y = np.zeros((n, c, oh, ow))
+    for b_, ch, oy, ox in itertools.product(range(n), range(c), range(oh), range(ow)):
+        rows, cols = slice(oy * sh, oy * sh + kh), slice(ox * sw, ox * sw + kw)
+        y[b_, ch, oy, ox] = reduce(xp[b_, ch, rows, cols], (oy * sh - ph, ox * sw - pw))
+    return y
+
+
+def max_pool2d(x, kernel_size, stride=None, padding=0):
+    return _pool(x, kernel_size, stride, padding, -np.inf, lambda window, _: window.max())
+
+
+def avg_pool2d(x, kernel_size, stride=None, padding=0, count_include_pad=True):
+    h, w = np.shape(x)[2:]
+    kh, kw = _pair(kernel_size)
+
+    def average(window, corner):
+        if count_include_pad:
+            return window.sum() / (kh * kw)
+        # builtins.max: this module's max is the reduction oracle
+        real = ((min(corner[0] + kh, h) - builtins.max(corner[0], 0))
+                * (min(corner[1] + kw, w) - builtins.max(corner[1], 0)))
+        return window.sum() / real
+    return _pool(x, kernel_size, stride, padding, 0.0, average)
+
+
+def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=None):
+    """Each output pixel from torch's source coordinate: nearest, or a bilinear blend of four."""
+    x = np.asarray(x, np.float64)
+    n, c, h, w = x.shape
+    if size is not None:
+        oh, ow = _pair(size)
+        scale_h, scale_w = h / oh, w / ow
+    else:
+        fh, fw = _pair(scale_factor)
+        oh, ow = int(math.floor(h * fh)), int(math.floor(w * fw))
+        scale_h, scale_w = 1 / fh, 1 / fw
+
+    def source(o, size_in, size_out, scale):
+        if mode == "nearest":
+            return min(int(math.floor(o * scale)), size_in - 1)
+        if align_corners:
+            return o * (size_in - 1) / (size_out - 1) if size_out > 1 else 0.0
+        return builtins.max((o + 0.5) * scale - 0.5, 0.0)
+
+    y = np.zeros((n, c, oh, ow))
+    for oy, ox in itertools.product(range(oh), range(ow)):
+        sy, sx = source(oy, h, oh, scale_h), source(ox, w, ow, scale_w)
+        if mode == "nearest":
+            y[:, :, oy, ox] = x[:, :, sy, sx]
+            continue
+        y0, x0 = min(int(math.floor(sy)), h - 1), min(int(math.floor(sx)), w - 1)
+        y1, x1 = min(y0 + 1, h - 1), min(x0 + 1, w - 1)
+        ty, tx = sy - y0, sx - x0
+        y[:, :, oy, ox] = ((1 - ty) * (1 - tx) * x[:, :, y0, x0] + (1 - ty) * tx * x[:, :, y0, x1]
+                           + ty * (1 - tx) * x[:, :, y1, x0] + ty * tx * x[:, :, y1, x1])
+    return y
+
+
+def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=False, eps=1e-5):
+    """(x - mean) / sqrt(var + eps) * weight + bias per channel (axis 1), mean and biased var
+    of the batch in training, the running ones otherwise."""
+    x = np.asarray(x, np.float64)
+    y = np.empty_like(x)
+    for ch in range(x.shape[1]):
+        values = x[:, ch]
+        if training:
+            mean = math.fsum(values.ravel()) / values.size
+            var = math.fsum(((values - mean) ** 2).ravel()) / values.size
+        else:
+            mean, var = running_mean[ch], running_var[ch]
+        y[:, ch] = (values - mean) / math.sqrt(var + eps)
+        y[:, ch] = y[:, ch] * (1.0 if weight is None else weight[ch]) + (0.0 if bias is None else bias[ch])
+    return y
+
+
+def pad(x, widths):
+    """Zeros around x: (left, right) of the last axis, then (top, bottom) of the one before."""
+    x = np.asarray(x)
+    pairs = [(widths[i], widths[i + 1]) for i in range(0, len(widths), 2)][::-1]
+    pairs = [(0, 0)] * (x.ndim - len(pairs)) + pairs
+    out = np.zeros([n + a + b for n, (a, b) in zip(x.shape, pairs)], x.dtype)
+    for index in np.ndindex(x.shape):
+        out[tuple(i + a for i, (a, _) in zip(index, pairs))] = x[index]
+    return out
+
+
+def dropout(x, p, seed):
+    """x * mask / (1 - p), the mask drawn as the engine draws it after manual_seed(seed)."""
+    keep = np.random.default_rng(seed).random(np.shape(x)) >= p
+    return np.asarray(x, np.float64) * keep / (1 - p)

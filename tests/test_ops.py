@@ -24,7 +24,7 @@ def test_forward_matches_reference(case, dtype, device, data):
     expected = case.reference(*arrays, **params)
     assert out.dtype == dtype
     assert out.shape == np.shape(expected)
-    tol = 1e-10 if dtype == np.float64 else 1e-5
+    tol = 1e-10 if dtype == np.float64 else case.float32_tol
     np.testing.assert_allclose(out.numpy(), expected, rtol=tol, atol=tol)
 
 

@@ -88,6 +88,16 @@ class Where(Function):
         return (None, k.where(c, gy, 0) if need_a else None, k.where(c, 0, gy) if need_b else None)
 
 
+class Pad(Function):
+    def forward(self, x, widths):
+        self.widths = widths
+        return self.kernels.pad(x, widths)
+
+    def backward(self, gy):
+        inner = tuple(slice(before, n - after) for (before, after), n in zip(self.widths, gy.shape))
+        return self.kernels.getitem(gy, inner), None
+
+
 class ToDevice(Function):
     name = "to"
 
@@ -187,3 +197,16 @@ def where(condition, a, b):
         if not isinstance(v, (Tensor, numbers.Number)):
             raise TypeError(f"where: a and b must be tensors or numbers, got {type(v).__name__}")
     return Where.apply(condition, a, b)
+
+
+def pad(x, pad):
+    """Zero padding as torch.nn.functional.pad: (left, right) of the last axis, then (top,
+    bottom) of the one before it, and so on."""
+    if len(pad) % 2 or len(pad) // 2 > x.ndim:
+        raise ShapeError(f"pad: expected an even number of at most {2 * x.ndim} widths for a "
+                         f"tensor of shape {x.shape}, got {tuple(pad)}")
+    if any(not isinstance(p, numbers.Integral) or p < 0 for p in pad):
+        raise ShapeError(f"pad: widths must be non-negative ints, got {tuple(pad)}")
+    pairs = [(int(pad[i]), int(pad[i + 1])) for i in range(0, len(pad), 2)]
+    widths = [(0, 0)] * (x.ndim - len(pairs)) + pairs[::-1]
+    return Pad.apply(x, tuple(widths))

@@ -1,7 +1,8 @@
 """Shape kernels: views where numpy can, copies where it must."""
 import numpy as np
 
-__all__ = ["reshape", "transpose", "getitem", "getitem_backward", "concatenate", "split", "stack"]
+__all__ = ["reshape", "transpose", "getitem", "getitem_backward", "concatenate", "split", "stack",
+           "pad"]
 
 
 def reshape(x, shape):
@@ -33,3 +34,8 @@ def split(x, sizes, axis):
 
 def stack(xs, axis):
     return np.stack(xs, axis=axis)
+
+
+def pad(x, widths):
+    """Zero padding; widths holds a (before, after) pair for every axis."""
+    return np.pad(x, widths)

@@ -1,0 +1,144 @@
+"""conv2d and its adjoint conv_transpose2d; both run on the three conv2d kernels."""
+import numbers
+
+import kernels
+from kernels.geometry import transposed_output_size, window_output_size
+
+from .. import variants
+from ..autograd import Function
+from ..errors import DTypeError, ShapeError
+from ._checks import require_float
+
+
+def pair(op, name, value, minimum):
+    """An int or a pair of ints as a pair, each at least `minimum`."""
+    values = (value, value) if isinstance(value, numbers.Integral) else tuple(value)
+    if len(values) != 2 or not all(isinstance(v, numbers.Integral) for v in values):
+        raise ShapeError(f"{op}: {name} must be an int or a pair of ints, got {value!r}")
+    if any(v < minimum for v in values):
+        raise ShapeError(f"{op}: {name} must be at least {minimum}, got {value!r}")
+    return tuple(int(v) for v in values)
+
+
+class Conv2d(Function):
+    def forward(self, x, w, b, stride, padding, dilation, groups, variant):
+        self.save(x, w)
+        self.params = (stride, padding, dilation, groups, variant)
+        return self.kernels.conv2d_forward(x, w, b, *self.params)
+
+    def backward(self, gy):
+        x, w = self.saved
+        k, need = self.kernels, self.needs_input_grad
+        gx = k.conv2d_backward_input(gy, w, x.shape, *self.params) if need[0] else None
+        gw = k.conv2d_backward_weight(x, gy, w.shape, *self.params) if need[1] else None
+        gb = k.sum(gy, (0, 2, 3), False) if need[2] else None
+        return gx, gw, gb, None, None, None, None, None
+
+
+class ConvTranspose2d(Function):
+    """y = conv2d's input gradient for gy = x. When output padding reaches past the windows
+    (output_padding >= stride, allowed when dilation > stride), the conv2d geometry does not
+    hold; then the uncropped, unpadded output is computed and cut to [padding, padding + out)."""
+    name = "conv_transpose2d"
+
+    def forward(self, x, w, b, out_shape, stride, padding, dilation, groups, variant):
+        k = self.kernels
+        self.save(x, w)
+        self.fits = all(window_output_size(n, kk, s, p, d) == m for n, m, kk, s, p, d in
+                        zip(out_shape[2:], x.shape[2:], w.shape[2:], stride, padding, dilation))
+        self.padding, self.out_hw = padding, out_shape[2:]
+        self.params = (stride, padding if self.fits else (0, 0), dilation, groups, variant)
+        if self.fits:
+            y = k.conv2d_backward_input(x, w, out_shape, *self.params)
+        else:
+            self.full_hw = tuple(transposed_output_size(m, kk, s, 0, 0, d) for m, kk, s, d in
+                                 zip(x.shape[2:], w.shape[2:], stride, dilation))
+            full = k.conv2d_backward_input(x, w, out_shape[:2] + self.full_hw, *self.params)
+            y = _window(k, full, self.padding, self.out_hw)
+        return y if b is None else k.add(y, k.reshape(b, (1, -1, 1, 1)))
+
+    def backward(self, gy):
+        x, w = self.saved
+        k, need = self.kernels, self.needs_input_grad
+        gb = k.sum(gy, (0, 2, 3), False) if need[2] else None
+        if not self.fits:  # the adjoint of cutting the window: place gy back in the full output
+            gy = _window(k, gy, tuple(-p for p in self.padding), self.full_hw)
+        gx = k.conv2d_forward(gy, w, None, *self.params) if need[0] else None
+        gw = k.conv2d_backward_weight(gy, x, w.shape, *self.params) if need[1] else None
+        return (gx, gw, gb) + (None,) * 6
+
+
+def _window(k, a, start, size):
+    """a[..., start:start + size] on the last two axes, reading zeros outside a."""
+    widths = [(0, 0), (0, 0)]
+    index = [slice(None), slice(None)]
+    for begin, n, have in zip(start, size, a.shape[2:]):
+        before, after = max(0, -begin), max(0, begin + n - have)
+        widths.append((before, after))
+        index.append(slice(begin + before, begin + before + n))
+    if any(w != (0, 0) for w in widths):
+        a = k.pad(a, tuple(widths))
+    return k.getitem(a, tuple(index))
+
+
+def _check_common(op, x, w, b, groups, bias_size):
+    require_float(op, x.dtype)
+    if w.dtype != x.dtype or (b is not None and b.dtype != x.dtype):
+        raise DTypeError(f"{op}: input, weight and bias must share a dtype, got {x.dtype}, "
+                         f"{w.dtype}{'' if b is None else ', ' + str(b.dtype)}")
+    if x.ndim != 4 or w.ndim != 4:
+        raise ShapeError(f"{op}: expected input (N, C, H, W) and a 4-D weight, got shapes "
+                         f"{x.shape} and {w.shape}")
+    if not isinstance(groups, numbers.Integral) or groups < 1:
+        raise ShapeError(f"{op}: groups must be a positive int, got {groups!r}")
+    if b is not None and b.shape != (bias_size,):
+        raise ShapeError(f"{op}: bias has shape {b.shape}; expected ({bias_size},)")
+
+
+def conv2d(x, w, b=None, stride=1, padding=0, dilation=1, groups=1, variant=None):
+    """2-D cross-correlation of x (N, C, H, W) with w (Cout, C/groups, kH, kW), as torch."""
+    op = "conv2d"
+    _check_common(op, x, w, b, groups, w.shape[0] if w.ndim == 4 else None)
+    stride, dilation = pair(op, "stride", stride, 1), pair(op, "dilation", dilation, 1)
+    padding = pair(op, "padding", padding, 0)
+    channels, cout = x.shape[1], w.shape[0]
+    if channels != w.shape[1] * groups:
+        raise ShapeError(f"{op}: input has {channels} channels but weight expects "
+                         f"{w.shape[1] * groups} (groups={groups})")
+    if cout % groups:
+        raise ShapeError(f"{op}: weight has {cout} output channels, not divisible by groups={groups}")
+    _check_fits(op, x.shape[2:], w.shape[2:], stride, padding, dilation)
+    variant = variants.resolve(op, kernels.table(x.device), variant)
+    return Conv2d.apply(x, w, b, stride, padding, dilation, groups, variant)
+
+
+def _check_fits(op, size, kernel, stride, padding, dilation):
+    out = [window_output_size(*a) for a in zip(size, kernel, stride, padding, dilation)]
+    if min(out) < 1:
+        span = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
+        padded = tuple(s + 2 * p for s, p in zip(size, padding))
+        raise ShapeError(f"{op}: kernel spans {span} (dilation {dilation}) but the padded input "
+                         f"is only {padded}")
+
+
+def conv_transpose2d(x, w, b=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1,
+                     variant=None):
+    """The adjoint of conv2d: x (N, Cin, H, W), w (Cin, Cout/groups, kH, kW), as torch."""
+    op = "conv_transpose2d"
+    _check_common(op, x, w, b, groups, w.shape[1] * groups if w.ndim == 4 else None)
+    stride, dilation = pair(op, "stride", stride, 1), pair(op, "dilation", dilation, 1)
+    padding, output_padding = pair(op, "padding", padding, 0), pair(op, "output_padding",
+                                                                     output_padding, 0)
+    if x.shape[1] != w.shape[0] or w.shape[0] % groups:
+        raise ShapeError(f"{op}: input has {x.shape[1]} channels but weight of shape {w.shape} "
+                         f"expects {w.shape[0]} (groups={groups})")
+    if any(o >= max(s, d) for o, s, d in zip(output_padding, stride, dilation)):
+        raise ShapeError(f"{op}: output_padding {output_padding} must be smaller than stride "
+                         f"{stride} or dilation {dilation}")
+    out_hw = tuple(transposed_output_size(*a) for a in
+                   zip(x.shape[2:], w.shape[2:], stride, padding, output_padding, dilation))
+    if min(out_hw) < 1:
+        raise ShapeError(f"{op}: input {x.shape} with padding {padding} gives an empty output {out_hw}")
+    out_shape = (x.shape[0], w.shape[1] * groups) + out_hw
+    variant = variants.resolve("conv2d", kernels.table(x.device), variant)
+    return ConvTranspose2d.apply(x, w, b, out_shape, stride, padding, dilation, groups, variant)

@@ -1,0 +1,11 @@
+"""Output sizes of windowed ops, shared by every backend and by the ops' shape checks."""
+
+
+def window_output_size(size, kernel, stride, padding, dilation=1):
+    """Positions of a (dilated) window sliding over a padded axis; may be < 1 when it does not fit."""
+    return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
+
+
+def transposed_output_size(size, kernel, stride, padding, output_padding, dilation=1):
+    """The axis size a transposed convolution produces (the conv2d input it is the adjoint for)."""
+    return (size - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1

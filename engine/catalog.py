@@ -58,9 +58,10 @@ def away_from_zero(d, shape, lo=0.1, hi=2.0):
 
 
 def distinct(d, shape):
-    """Distinct values 0.1 apart: a max has a single winner along any axes."""
+    """Distinct values at least 0.004 apart (far more than a finite-difference step): a max
+    has a single winner along any axes."""
     size = int(np.prod(shape, dtype=np.int64))
-    return np.asarray(d.distinct_integers(size, -60, 60), np.float64).reshape(shape) / 10
+    return np.asarray(d.distinct_integers(size, -1000, 1000), np.float64).reshape(shape) / 250
 
 
 def broadcast_pair(d, max_dims=3):

@@ -1,4 +1,4 @@
-"""Builds the C++ im2col extension (kernels.cpu._im2col); metadata lives in pyproject.toml."""
+"""Builds the C++ extension kernels.cpu._cpp (im2col, Winograd); metadata is in pyproject.toml."""
 import os
 import tempfile
 
@@ -30,7 +30,9 @@ def _compiler_accepts(compiler, flag):
 
 
 setup(
-    ext_modules=[Pybind11Extension("kernels.cpu._im2col", ["cpp/im2col.cpp"], cxx_std=17,
+    ext_modules=[Pybind11Extension("kernels.cpu._cpp",
+                                   ["cpp/module.cpp", "cpp/im2col.cpp", "cpp/winograd.cpp"],
+                                   depends=["cpp/common.hpp"], cxx_std=17,
                                    extra_compile_args=["-O3"])],
     cmdclass={"build_ext": BuildExt},
 )

@@ -3,34 +3,18 @@
 // Column layout: cols[n][c][ki][kj][oy][ox], i.e. for each image a (C*kH*kW, oH*oW) matrix,
 // so that conv2d is W (Cout, C*kH*kW) @ cols[n]. Every argument is validated before any memory
 // is touched: a bad call raises ValueError or TypeError, never crashes.
-#include <pybind11/numpy.h>
-#include <pybind11/pybind11.h>
-
 #include <algorithm>
-#include <cstdint>
 #include <cstring>
-#include <string>
-#include <vector>
 
-namespace py = pybind11;
+#include "common.hpp"
+
+using namespace engine_cpp;
 
 namespace {
 
 struct Geometry {
     int64_t n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow;
 };
-
-std::string shape_str(const py::array& a) {
-    std::string s = "(";
-    for (py::ssize_t i = 0; i < a.ndim(); ++i) s += (i ? ", " : "") + std::to_string(a.shape(i));
-    return s + (a.ndim() == 1 ? ",)" : ")");
-}
-
-void require_positive(const char* op, const char* what, int64_t a, int64_t b) {
-    if (a < 1 || b < 1)
-        throw py::value_error(std::string(op) + ": " + what + " must be positive, got (" +
-                              std::to_string(a) + ", " + std::to_string(b) + ")");
-}
 
 Geometry make_geometry(const char* op, int64_t n, int64_t c, int64_t h, int64_t w, int64_t kh,
                        int64_t kw, int64_t sh, int64_t sw, int64_t ph, int64_t pw, int64_t dh,
@@ -121,55 +105,19 @@ void col2im_kernel(const T* cols, T* x, const Geometry& g) {
     }
 }
 
-// Checks shared by both directions: a float32/float64, C-contiguous array of the given ndim.
-void check_array(const char* op, const char* name, const py::array& a, py::ssize_t ndim) {
-    const char kind = a.dtype().kind();
-    const auto size = a.dtype().itemsize();
-    if (kind != 'f' || (size != 4 && size != 8))
-        throw py::type_error(std::string(op) + ": " + name +
-                             " must be float32 or float64, got " +
-                             std::string(py::str(a.dtype())));
-    if (a.ndim() != ndim)
-        throw py::value_error(std::string(op) + ": " + name + " must have " +
-                              std::to_string(ndim) + " dimensions, got shape " + shape_str(a));
-    if (!(a.flags() & py::array::c_style))
-        throw py::value_error(std::string(op) + ": " + name +
-                              " must be C-contiguous (use numpy.ascontiguousarray)");
-}
-
-// `out` when it fits exactly (shape, dtype, contiguous, writeable), else a new array.
-py::array output(const char* op, const py::object& out, const py::dtype& dtype,
-                 const std::vector<py::ssize_t>& shape) {
-    if (out.is_none()) return py::array(dtype, shape);
-    if (!py::isinstance<py::array>(out))
-        throw py::type_error(std::string(op) + ": out must be a numpy array or None");
-    py::array a = py::reinterpret_borrow<py::array>(out);
-    check_array(op, "out", a, static_cast<py::ssize_t>(shape.size()));
-    if (!a.dtype().is(dtype))
-        throw py::type_error(std::string(op) + ": out has dtype " + std::string(py::str(a.dtype())) +
-                             " but the input is " + std::string(py::str(dtype)));
-    if (!a.writeable()) throw py::value_error(std::string(op) + ": out is read-only");
-    for (size_t i = 0; i < shape.size(); ++i)
-        if (a.shape(i) != shape[i])
-            throw py::value_error(std::string(op) + ": out has shape " + shape_str(a) +
-                                  " but the result needs another shape");
-    return a;
-}
-
 py::array im2col(const py::array& x, int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t ph,
                  int64_t pw, int64_t dh, int64_t dw, const py::object& out) {
     check_array("im2col", "x", x, 4);
     const Geometry g = make_geometry("im2col", x.shape(0), x.shape(1), x.shape(2), x.shape(3), kh,
                                      kw, sh, sw, ph, pw, dh, dw);
     py::array cols = output("im2col", out, x.dtype(), {g.n, g.c * g.kh * g.kw, g.oh * g.ow});
-    const bool single = x.dtype().itemsize() == 4;
-    const void* src = x.data();
-    void* dst = cols.mutable_data();
-    {
+    dispatch_float(x, [&](auto zero) {
+        using T = decltype(zero);
+        const T* src = static_cast<const T*>(x.data());
+        T* dst = static_cast<T*>(cols.mutable_data());
         py::gil_scoped_release release;
-        if (single) im2col_kernel(static_cast<const float*>(src), static_cast<float*>(dst), g);
-        else im2col_kernel(static_cast<const double*>(src), static_cast<double*>(dst), g);
-    }
+        im2col_kernel(src, dst, g);
+    });
     return cols;
 }
 
@@ -183,29 +131,19 @@ py::array col2im(const py::array& cols, int64_t n, int64_t c, int64_t h, int64_t
                               std::to_string(g.n) + ", " + std::to_string(g.c * g.kh * g.kw) + ", " +
                               std::to_string(g.oh * g.ow) + ")");
     py::array x = output("col2im", out, cols.dtype(), {g.n, g.c, g.h, g.w});
-    const bool single = cols.dtype().itemsize() == 4;
-    const void* src = cols.data();
-    void* dst = x.mutable_data();
-    {
+    dispatch_float(cols, [&](auto zero) {
+        using T = decltype(zero);
+        const T* src = static_cast<const T*>(cols.data());
+        T* dst = static_cast<T*>(x.mutable_data());
         py::gil_scoped_release release;
-        if (single) col2im_kernel(static_cast<const float*>(src), static_cast<float*>(dst), g);
-        else col2im_kernel(static_cast<const double*>(src), static_cast<double*>(dst), g);
-    }
+        col2im_kernel(src, dst, g);
+    });
     return x;
-}
-
-bool has_openmp() {
-#ifdef _OPENMP
-    return true;
-#else
-    return false;
-#endif
 }
 
 }  // namespace
 
-PYBIND11_MODULE(_im2col, m) {
-    m.doc() = "im2col / col2im for NCHW float32 and float64 arrays (stride, padding, dilation)";
+void bind_im2col(py::module_& m) {
     m.def("im2col", &im2col, py::arg("x"), py::arg("kh"), py::arg("kw"), py::arg("sh") = 1,
           py::arg("sw") = 1, py::arg("ph") = 0, py::arg("pw") = 0, py::arg("dh") = 1,
           py::arg("dw") = 1, py::arg("out") = py::none(),
@@ -215,5 +153,4 @@ PYBIND11_MODULE(_im2col, m) {
           py::arg("ph") = 0, py::arg("pw") = 0, py::arg("dh") = 1, py::arg("dw") = 1,
           py::arg("out") = py::none(),
           "cols (N, C*kh*kw, oH*oW) -> x (N, C, H, W), summing overlapping windows.");
-    m.def("has_openmp", &has_openmp, "Whether this build runs its loops in parallel.");
 }

@@ -1,5 +1,13 @@
 """A graph-based reverse-mode autodiff engine on hand-written kernels."""
-import numpy as np
+import os
+
+# OpenBLAS's idle threads spin for about 2^28 cycles after each product and take the cores from
+# the C++ kernels (im2col, Winograd) that run between products: 2^16 halves those kernels'
+# time and costs small products nothing measurable. Read when OpenBLAS loads, so it takes
+# effect only when the engine is imported before numpy.
+os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "16")
+
+import numpy as np  # noqa: E402
 
 from . import cuda  # noqa: F401
 from .autograd import enable_grad, is_grad_enabled, no_grad  # noqa: F401

@@ -300,9 +300,18 @@ def _draw_dropout(d):
     return [d.uniform(d.shape(1, 3))], {"p": d.choice([0.2, 0.5]), "seed": d.integer(0, 1000)}
 
 
-def _conv2d_variant(variant):
+def _draw_conv2d_3x3(d):
+    """The geometry Winograd F(2x2, 3x3) takes: 3x3, stride 1, dilation 1, groups 1."""
+    padding = (d.integer(0, 2), d.integer(0, 2))
+    hw = tuple(d.integer(max(1, 3 - 2 * p), 7) for p in padding)
+    n, cin, cout = d.integer(1, 2), d.integer(1, 3), d.integer(1, 3)
+    return [d.uniform((n, cin) + hw), d.uniform((cout, cin, 3, 3)), d.uniform((cout,))], {
+        "padding": padding}
+
+
+def _conv2d_variant(variant, draw=_draw_conv2d):
     return Case(f"conv2d[{variant}]", lambda x, w, b, **p: F.conv2d(x, w, b, variant=variant, **p),
-                ref.conv2d, _draw_conv2d)
+                ref.conv2d, draw)
 
 
 def _seeded_dropout(x, p, seed):
@@ -364,6 +373,8 @@ CASES = [
          ref.binary_cross_entropy_with_logits, _draw_same_pair(0, 1)),
     _conv2d_variant("im2col"),
     _conv2d_variant("direct"),
+    _conv2d_variant("winograd", _draw_conv2d_3x3),
+    _conv2d_variant("auto"),
     Case("conv_transpose2d", F.conv_transpose2d, ref.conv_transpose2d, _draw_conv_transpose2d),
     Case("max_pool2d", F.max_pool2d, ref.max_pool2d, _draw_pool(distinct)),
     Case("avg_pool2d", F.avg_pool2d, ref.avg_pool2d, _draw_avg_pool),

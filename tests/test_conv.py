@@ -20,19 +20,34 @@ def test_variants_agree_and_can_be_chosen_by_context_or_keyword():
     keyword = F.conv2d(x, w, stride=2, padding=1, groups=2, variant="direct")
     np.testing.assert_allclose(default.numpy(), direct.numpy(), atol=1e-12)
     np.testing.assert_array_equal(direct.numpy(), keyword.numpy())
-    with pytest.raises(ValueError, match="no variant 'winograd9'.*im2col, direct"):
+    with pytest.raises(ValueError, match="no variant 'winograd9'.*auto, im2col, winograd, direct"):
         F.conv2d(x, w, groups=2, variant="winograd9")
+    with pytest.raises(ValueError, match="winograd variant needs a 3x3 kernel, stride 1"):
+        F.conv2d(x, w, stride=2, groups=2, variant="winograd")
 
 
-def test_chunked_im2col_equals_one_chunk(monkeypatch):
+def test_auto_picks_winograd_for_wide_3x3_layers_only(monkeypatch):
+    chosen = []
+    for name in ("im2col", "winograd"):
+        forward = cpu_conv._VARIANTS[name]
+        monkeypatch.setitem(cpu_conv._VARIANTS, name, (
+            lambda x, w, g, f=forward[0], name=name: chosen.append(name) or f(x, w, g),) + forward[1:])
+    F.conv2d(rand(1, 16, 6, 6), rand(16, 16, 3, 3), padding=1)
+    F.conv2d(rand(1, 1, 6, 6), rand(16, 1, 3, 3), padding=1)
+    F.conv2d(rand(1, 16, 6, 6), rand(16, 16, 3, 3), stride=2)
+    assert chosen == ["winograd", "im2col", "im2col"]
+
+
+@pytest.mark.parametrize("variant", ["im2col", "winograd"])
+def test_chunked_buffers_give_the_same_result(monkeypatch, variant):
     x, w = rand(5, 3, 6, 6), rand(4, 3, 3, 3, seed=1)
     x.requires_grad_()
     w.requires_grad_()
-    F.conv2d(x, w, padding=1).sum().backward()
+    F.conv2d(x, w, padding=1, variant=variant).sum().backward()
     whole = x.grad.numpy(), w.grad.numpy()
     x.grad = w.grad = None
-    monkeypatch.setattr(cpu_conv, "COLUMN_BUDGET", 3 * 27 * 36 * 8 * 2)  # two images a chunk
-    y = F.conv2d(x, w, padding=1)
+    monkeypatch.setattr(cpu_conv, "COLUMN_BUDGET", 3 * 27 * 36 * 8 * 2)  # about two images a chunk
+    y = F.conv2d(x, w, padding=1, variant=variant)
     np.testing.assert_allclose(y.numpy(), ref.conv2d(x.numpy(), w.numpy(), padding=1), atol=1e-12)
     y.sum().backward()
     np.testing.assert_allclose(x.grad.numpy(), whole[0], atol=1e-12)

@@ -1,0 +1,38 @@
+"""Timing with warm-up and medians, and the machine's measured GEMM rate."""
+import os
+import time
+
+import numpy as np
+
+
+def measure(fn, warmup=3, repeats=15):
+    """Median and inter-quartile range of fn()'s wall time in seconds, after warm-up."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    q1, median, q3 = np.percentile(times, [25, 50, 75])
+    return median, q3 - q1
+
+
+def sgemm_rate(n=2048):
+    """GFLOP/s of numpy's float32 matrix product on square n x n matrices."""
+    a = np.random.default_rng(0).standard_normal((n, n), dtype=np.float32)
+    median, _ = measure(lambda: a @ a, warmup=2, repeats=5)
+    return 2 * n ** 3 / median / 1e9
+
+
+def torch_or_none():
+    """PyTorch, imported with the OpenMP settings it would have without the engine, or None."""
+    ours = os.environ.pop("GOMP_SPINCOUNT", None)  # the engine's setting for its own libgomp
+    try:
+        import torch
+    except ImportError:
+        return None
+    finally:
+        if ours is not None:
+            os.environ["GOMP_SPINCOUNT"] = ours
+    return torch

@@ -1,0 +1,18 @@
+// The extension module kernels.cpu._cpp: im2col/col2im and the Winograd transforms.
+#include "common.hpp"
+
+void bind_im2col(py::module_& m);
+void bind_winograd(py::module_& m);
+
+PYBIND11_MODULE(_cpp, m) {
+    m.doc() = "CPU convolution helpers for NCHW float32/float64 arrays";
+    bind_im2col(m);
+    bind_winograd(m);
+    m.def("has_openmp", [] {
+#ifdef _OPENMP
+        return true;
+#else
+        return false;
+#endif
+    }, "Whether this build runs its loops in parallel.");
+}

@@ -1,0 +1,105 @@
+"""The C++ extension against the reference, and fuzzed with bad input: errors, never a crash."""
+import numpy as np
+import pytest
+from hypothesis import given, strategies as st
+from hypothesis.extra import numpy as hnp
+
+import kernels.reference as ref
+from kernels.cpu import _cpp
+
+
+@given(data=st.data(), dtype=st.sampled_from([np.float32, np.float64]))
+def test_cpp_matches_reference_and_col2im_is_its_adjoint(data, dtype):
+    n, c = data.draw(st.integers(1, 2)), data.draw(st.integers(1, 3))
+    kh, kw, sh, sw, dh, dw = (data.draw(st.integers(1, 3)) for _ in range(6))
+    ph, pw = data.draw(st.integers(0, 2)), data.draw(st.integers(0, 2))
+    h = data.draw(st.integers(max(1, dh * (kh - 1) + 1 - 2 * ph), 7))
+    w = data.draw(st.integers(max(1, dw * (kw - 1) + 1 - 2 * pw), 7))
+    x = data.draw(hnp.arrays(dtype, (n, c, h, w), elements=st.floats(-2, 2, width=32)))
+    args = (kh, kw, sh, sw, ph, pw, dh, dw)
+    cols = _cpp.im2col(x, *args)
+    np.testing.assert_array_equal(cols, ref.im2col(x, kh, kw, (sh, sw), (ph, pw), (dh, dw)))
+    # <im2col(x), g> == <x, col2im(g)> for any g: col2im is the adjoint.
+    g = data.draw(hnp.arrays(np.float64, cols.shape, elements=st.floats(-2, 2)))
+    back = _cpp.col2im(g.astype(dtype), n, c, h, w, *args)
+    assert back.dtype == dtype
+    np.testing.assert_allclose(np.sum(cols * g), np.sum(x * back), rtol=1e-4, atol=1e-4)
+
+
+def test_writes_into_a_given_buffer():
+    x = np.random.default_rng(0).standard_normal((2, 3, 5, 5)).astype(np.float32)
+    out = np.empty((2, 27, 25), np.float32)
+    assert _cpp.im2col(x, 3, 3, 1, 1, 1, 1, 1, 1, out=out) is out
+    np.testing.assert_array_equal(out, ref.im2col(x, 3, 3, 1, 1))
+
+
+X = np.zeros((1, 2, 5, 5), np.float32)
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda: _cpp.im2col(X.astype(np.int32), 3, 3), TypeError, "float32 or float64, got int32"),
+    (lambda: _cpp.im2col(X.astype(np.float16), 3, 3), TypeError, "float32 or float64"),
+    (lambda: _cpp.im2col(np.zeros((2, 5, 5), np.float32), 3, 3), ValueError, "4 dimensions, got shape"),
+    (lambda: _cpp.im2col(X[:, :, ::2], 2, 2), ValueError, "C-contiguous"),
+    (lambda: _cpp.im2col(X.transpose(0, 1, 3, 2), 2, 2), ValueError, "C-contiguous"),
+    (lambda: _cpp.im2col(np.zeros((0, 2, 5, 5), np.float32), 3, 3), ValueError, "size below 1"),
+    (lambda: _cpp.im2col(X, 0, 3), ValueError, "kernel size must be positive"),
+    (lambda: _cpp.im2col(X, -3, 3), ValueError, "kernel size must be positive"),
+    (lambda: _cpp.im2col(X, 3, 3, 0, 1), ValueError, "stride must be positive"),
+    (lambda: _cpp.im2col(X, 3, 3, 1, 1, -1, 0), ValueError, "padding must be non-negative"),
+    (lambda: _cpp.im2col(X, 3, 3, 1, 1, 0, 0, 0, 1), ValueError, "dilation must be positive"),
+    (lambda: _cpp.im2col(X, 7, 3), ValueError, r"kernel spans \(7, 3\)"),
+    (lambda: _cpp.im2col(X, 3, 3, 1, 1, 0, 0, 3, 1), ValueError, r"kernel spans \(7, 3\)"),
+    (lambda: _cpp.im2col(X, 2**40, 2**40), ValueError, "kernel spans"),
+    (lambda: _cpp.im2col([[1.0]], 1, 1), TypeError, "incompatible function arguments"),
+    (lambda: _cpp.im2col(None, 1, 1), TypeError, "incompatible function arguments"),
+    (lambda: _cpp.im2col(X, 3, 3, out=np.empty((1, 18, 8), np.float32)), ValueError, "out has shape"),
+    (lambda: _cpp.im2col(X, 3, 3, out=np.empty((1, 18, 9), np.float64)), TypeError, "out has dtype"),
+    (lambda: _cpp.im2col(X, 3, 3, out=np.empty((1, 18, 9), np.float32)[:, :, :]), None, None),
+    (lambda: _cpp.im2col(X, 3, 3, out="buffer"), TypeError, "out must be a numpy array"),
+    (lambda: _cpp.col2im(np.zeros((1, 18, 9), np.float32), 1, 2, 5, 5, 3, 3, 2, 2), ValueError,
+     r"cols has shape \(1, 18, 9\) but the geometry needs \(1, 18, 4\)"),
+    (lambda: _cpp.col2im(np.zeros((1, 18, 9), np.float32), 1, -2, 5, 5, 3, 3), ValueError, "size below 1"),
+    (lambda: _cpp.col2im(np.zeros((18, 9), np.float32), 1, 2, 5, 5, 3, 3), ValueError, "3 dimensions"),
+])
+def test_bad_input_raises_a_clear_error(call, error, message):
+    if error is None:
+        call()
+        return
+    with pytest.raises(error, match=message):
+        call()
+
+
+def test_read_only_out_is_refused():
+    out = np.empty((1, 18, 9), np.float32)
+    out.flags.writeable = False
+    with pytest.raises(ValueError, match="read-only"):
+        _cpp.im2col(X, 3, 3, out=out)
+
+
+@given(data=st.data(), dtype=st.sampled_from([np.float32, np.float64]))
+def test_winograd_output_grad_is_the_adjoint_of_winograd_output(data, dtype):
+    n, c = data.draw(st.integers(1, 3)), data.draw(st.integers(1, 3))
+    oh, ow = data.draw(st.integers(1, 7)), data.draw(st.integers(1, 7))
+    gy = data.draw(hnp.arrays(np.float64, (n, c, oh, ow), elements=st.floats(-2, 2)))
+    tiles = n * ((oh + 1) // 2) * ((ow + 1) // 2)
+    m = data.draw(hnp.arrays(np.float64, (16, c, tiles), elements=st.floats(-2, 2)))
+    y = _cpp.winograd_output(m.astype(dtype), n, oh, ow)
+    gm = _cpp.winograd_output_grad(gy.astype(dtype))
+    np.testing.assert_allclose(np.sum(y * gy), np.sum(m * gm), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda: _cpp.winograd_input(X.astype(np.int64), 1, 1, 5, 5), TypeError, "float32 or float64"),
+    (lambda: _cpp.winograd_input(X, 1, 1, 6, 5), ValueError, r"padded by \(1, 1\) is not 6 x 5"),
+    (lambda: _cpp.winograd_input(X, -1, 1, 1, 5), ValueError, "padding must be non-negative"),
+    (lambda: _cpp.winograd_input(X[:, :, :, ::2], 1, 1, 5, 3), ValueError, "C-contiguous"),
+    (lambda: _cpp.winograd_output(np.zeros((15, 2, 9), np.float32), 1, 5, 5), ValueError, "m has shape"),
+    (lambda: _cpp.winograd_output(np.zeros((16, 2, 9), np.float32), 1, 0, 5), ValueError, "sizes must be positive"),
+    (lambda: _cpp.winograd_output(np.zeros((16, 2, 8), np.float32), 1, 5, 5), ValueError, r"needs \(16, C, 9\)"),
+    (lambda: _cpp.winograd_output_grad(np.zeros((1, 0, 5, 5), np.float32)), ValueError, "size below 1"),
+    (lambda: _cpp.winograd_output_grad(np.zeros((5, 5), np.float32)), ValueError, "4 dimensions"),
+])
+def test_winograd_bad_input_raises_a_clear_error(call, error, message):
+    with pytest.raises(error, match=message):
+        call()

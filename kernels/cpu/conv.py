@@ -12,6 +12,8 @@
 The three kernels are conv2d_forward, conv2d_backward_input (also conv_transpose2d's forward)
 and conv2d_backward_weight; stride, padding and dilation arrive as (h, w) pairs.
 """
+import itertools
+
 import numpy as np
 
 from ..geometry import window_output_size
@@ -37,11 +39,17 @@ class _Geometry:
     def im2col_args(self):
         return (self.kh, self.kw, *self.stride, *self.padding, *self.dilation)
 
-    def chunks(self, itemsize):
-        """Batch slices whose column buffers stay within COLUMN_BUDGET."""
-        per_image = self.c * self.kh * self.kw * self.oh * self.ow * itemsize
+    def chunks(self, per_image):
+        """Batch slices whose scratch buffers, per_image bytes an image, stay within COLUMN_BUDGET."""
         step = max(1, COLUMN_BUDGET // max(per_image, 1))
         return [slice(i, min(i + step, self.n)) for i in range(0, self.n, step)]
+
+    def column_bytes(self, itemsize):
+        return self.c * self.kh * self.kw * self.oh * self.ow * itemsize
+
+    def winograd_bytes(self, itemsize):
+        """The transformed tiles of one image, for the wider of input and output."""
+        return 16 * max(self.c, self.cout) * ((self.oh + 1) // 2) * ((self.ow + 1) // 2) * itemsize
 
     def window(self, ki, kj):
         """The slices of the padded input that kernel offset (ki, kj) reads."""
@@ -64,7 +72,7 @@ def _grouped(a, groups):
 def _cpp_forward(x, w, g):
     y = np.empty((g.n, g.cout, g.oh * g.ow), x.dtype)
     wg = w.reshape(g.groups, g.og, g.kg)
-    for part in g.chunks(x.itemsize):
+    for part in g.chunks(g.column_bytes(x.itemsize)):
         cols = _grouped(_columns(x[part], g, "cols"), g.groups)
         out = _grouped(y[part], g.groups)
         for i in range(g.groups):
@@ -76,7 +84,7 @@ def _cpp_backward_input(gy, w, g):
     gx = np.empty((g.n, g.c, g.h, g.w), gy.dtype)
     wg = w.reshape(g.groups, g.og, g.kg)
     gy = gy.reshape(g.n, g.cout, g.oh * g.ow)
-    for part in g.chunks(gy.itemsize):
+    for part in g.chunks(g.column_bytes(gy.itemsize)):
         count = part.stop - part.start
         gcols = scratch("gcols", (count, g.c * g.kh * g.kw, g.oh * g.ow), gy.dtype)
         grouped, gyg = _grouped(gcols, g.groups), _grouped(gy[part], g.groups)
@@ -89,7 +97,7 @@ def _cpp_backward_input(gy, w, g):
 def _cpp_backward_weight(x, gy, g):
     gw = np.zeros((g.groups, g.og, g.kg), gy.dtype)
     gy = gy.reshape(g.n, g.cout, g.oh * g.ow)
-    for part in g.chunks(x.itemsize):
+    for part in g.chunks(g.column_bytes(x.itemsize)):
         cols = _grouped(_columns(x[part], g, "cols"), g.groups)
         gyg = _grouped(gy[part], g.groups)
         for i in range(g.groups):
@@ -104,41 +112,36 @@ def _padded(x, g):
     return np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
 
 
-def _group_slices(g):
-    return [(slice(i * g.og, (i + 1) * g.og), slice(i * g.cg, (i + 1) * g.cg))
-            for i in range(g.groups)]
+def _taps(g):
+    """(ki, kj, the padded input's window for that kernel offset, output and input channel
+    slices of a group) for every kernel offset and group."""
+    for ki, kj in itertools.product(range(g.kh), range(g.kw)):
+        rows, cols = g.window(ki, kj)
+        for i in range(g.groups):
+            yield ki, kj, rows, cols, slice(i * g.og, (i + 1) * g.og), slice(i * g.cg, (i + 1) * g.cg)
 
 
 def _direct_forward(x, w, g):
     xp = _padded(x, g)
     y = np.zeros((g.n, g.cout, g.oh, g.ow), x.dtype)
-    for ki in range(g.kh):
-        for kj in range(g.kw):
-            rows, cols = g.window(ki, kj)
-            for og, cg in _group_slices(g):
-                y[:, og] += np.einsum("ncij,oc->noij", xp[:, cg, rows, cols], w[og, :, ki, kj])
+    for ki, kj, rows, cols, og, cg in _taps(g):
+        y[:, og] += np.einsum("ncij,oc->noij", xp[:, cg, rows, cols], w[og, :, ki, kj])
     return y
 
 
 def _direct_backward_input(gy, w, g):
-    gxp = np.zeros((g.n, g.c, g.h + 2 * g.padding[0], g.w + 2 * g.padding[1]), gy.dtype)
-    for ki in range(g.kh):
-        for kj in range(g.kw):
-            rows, cols = g.window(ki, kj)
-            for og, cg in _group_slices(g):
-                gxp[:, cg, rows, cols] += np.einsum("noij,oc->ncij", gy[:, og], w[og, :, ki, kj])
-    return np.ascontiguousarray(gxp[:, :, g.padding[0]:g.padding[0] + g.h,
-                                    g.padding[1]:g.padding[1] + g.w])
+    (ph, pw) = g.padding
+    gxp = np.zeros((g.n, g.c, g.h + 2 * ph, g.w + 2 * pw), gy.dtype)
+    for ki, kj, rows, cols, og, cg in _taps(g):
+        gxp[:, cg, rows, cols] += np.einsum("noij,oc->ncij", gy[:, og], w[og, :, ki, kj])
+    return np.ascontiguousarray(gxp[:, :, ph:ph + g.h, pw:pw + g.w])
 
 
 def _direct_backward_weight(x, gy, g):
     xp = _padded(x, g)
     gw = np.zeros((g.cout, g.cg, g.kh, g.kw), gy.dtype)
-    for ki in range(g.kh):
-        for kj in range(g.kw):
-            rows, cols = g.window(ki, kj)
-            for og, cg in _group_slices(g):
-                gw[og, :, ki, kj] = np.einsum("noij,ncij->oc", gy[:, og], xp[:, cg, rows, cols])
+    for ki, kj, rows, cols, og, cg in _taps(g):
+        gw[og, :, ki, kj] = np.einsum("noij,ncij->oc", gy[:, og], xp[:, cg, rows, cols])
     return gw
 
 
@@ -158,12 +161,6 @@ def _require_winograd(g):
                          f"dilation {g.dilation}, groups {g.groups}, padding {g.padding}")
 
 
-def _winograd_chunks(g, channels, itemsize):
-    per_image = 16 * channels * ((g.oh + 1) // 2) * ((g.ow + 1) // 2) * itemsize
-    step = max(1, COLUMN_BUDGET // max(per_image, 1))
-    return [slice(i, min(i + step, g.n)) for i in range(0, g.n, step)]
-
-
 def _winograd_conv(x, w, padding, out_hw):
     """Stride-1 3x3 convolution of x with w (Cout, C, 3, 3), no bias."""
     n, cout = x.shape[0], w.shape[0]
@@ -172,8 +169,8 @@ def _winograd_conv(x, w, padding, out_hw):
     y = np.empty((n, cout, oh, ow), x.dtype)
     x = np.ascontiguousarray(x)
     tiles = ((oh + 1) // 2) * ((ow + 1) // 2)
-    for part in _winograd_chunks(_Geometry(x.shape, w.shape, (1, 1), padding, (1, 1), 1),
-                                 max(x.shape[1], cout), x.itemsize):
+    g = _Geometry(x.shape, w.shape, (1, 1), padding, (1, 1), 1)
+    for part in g.chunks(g.winograd_bytes(x.itemsize)):
         count = part.stop - part.start
         v = scratch("winograd_v", (16, x.shape[1], count * tiles), x.dtype)
         _cpp.winograd_input(x[part], ph, pw, oh, ow, out=v)
@@ -198,7 +195,7 @@ def _winograd_backward_weight(x, gy, g):
     x, gy = np.ascontiguousarray(x), np.ascontiguousarray(gy)
     tiles = ((g.oh + 1) // 2) * ((g.ow + 1) // 2)
     grad = np.zeros((16, g.cout, g.c), gy.dtype)
-    for part in _winograd_chunks(g, max(g.c, g.cout), x.itemsize):
+    for part in g.chunks(g.winograd_bytes(x.itemsize)):
         count = part.stop - part.start
         v = _cpp.winograd_input(x[part], *g.padding, g.oh, g.ow,
                                 out=scratch("winograd_v", (16, g.c, count * tiles), x.dtype))

@@ -11,13 +11,15 @@ import numpy as np  # noqa: E402
 
 from . import cuda  # noqa: F401
 from .autograd import enable_grad, is_grad_enabled, no_grad  # noqa: F401
-from .errors import (DeviceError, DTypeError, EngineError, GradcheckError,  # noqa: F401
-                     GraphError, ShapeError)
+from .errors import (CheckpointError, DeviceError, DTypeError, EngineError,  # noqa: F401
+                     GradcheckError, GraphError, ShapeError)
 from .random import manual_seed  # noqa: F401
 from .variants import use_variant  # noqa: F401
 from .tensor import Tensor, bool_, float32, float64, int32, int64  # noqa: F401
 from .ops import cat, stack, where  # noqa: F401,E402
 from .gradcheck import gradcheck  # noqa: F401,E402
+from .serialization import load, save  # noqa: F401,E402
+from . import nn, optim  # noqa: F401,E402
 
 __version__ = "0.1.0"
 

@@ -1,5 +1,6 @@
-"""Command line: python -m engine gradcheck [--op NAME] [--trials N] [--seed S]."""
+"""Command line: python -m engine {train,gradcheck} ... (see --help)."""
 import argparse
+import os
 import sys
 
 import numpy as np
@@ -37,9 +38,34 @@ def gradcheck_command(args):
     return 1 if failures else 0
 
 
+def train_command(args):
+    from . import train
+    defaults = train.DEFAULTS[args.task]
+    for name in ("epochs", "batch_size", "lr"):
+        if getattr(args, name) is None:
+            setattr(args, name, getattr(defaults, name))
+    args.out = args.out or os.path.join("out", args.task)
+    train.train(args)
+    return 0
+
+
 def main(argv=None):
+    from .train import TASKS
     parser = argparse.ArgumentParser(prog="python -m engine")
     commands = parser.add_subparsers(dest="command", required=True)
+    fit = commands.add_parser("train", help="train one of the course's networks")
+    fit.add_argument("task", choices=TASKS)
+    fit.add_argument("--epochs", type=int, help="default: the task's (a few minutes on 2 cores)")
+    fit.add_argument("--batch-size", type=int)
+    fit.add_argument("--lr", type=float)
+    fit.add_argument("--device", default="cpu")
+    fit.add_argument("--seed", type=int, default=0)
+    fit.add_argument("--out", help="folder for checkpoint and pictures (default out/TASK)")
+    fit.add_argument("--json", help="write the final metrics to this file as one JSON object")
+    fit.add_argument("--resume", metavar="CHECKPOINT", help="continue from a checkpoint.npz")
+    fit.add_argument("--data", help="folder of MNIST IDX files (default: the bundled sample)")
+    fit.add_argument("--quiet", action="store_true", help="no progress bar")
+    fit.set_defaults(run=train_command)
     check = commands.add_parser("gradcheck", help="check every op's gradient numerically")
     check.add_argument("--op", nargs="+", help="only these ops")
     check.add_argument("--device", default="cpu")

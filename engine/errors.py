@@ -23,3 +23,7 @@ class GraphError(EngineError, RuntimeError):
 
 class GradcheckError(EngineError, RuntimeError):
     """An analytic gradient that disagrees with numerical differentiation."""
+
+
+class CheckpointError(EngineError, ValueError):
+    """A file that is not a readable checkpoint (corrupt, truncated or of another format)."""

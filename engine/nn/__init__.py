@@ -1,2 +1,5 @@
-"""Neural-network building blocks."""
-from . import functional  # noqa: F401
+"""Neural-network building blocks: Module, Parameter, layers, init and the functional interface."""
+from . import functional, init  # noqa: F401
+from .layers import (AvgPool2d, BatchNorm2d, Conv2d, ConvTranspose2d, Dropout, Flatten,  # noqa: F401
+                     LeakyReLU, Linear, MaxPool2d, ReLU, Sequential, Sigmoid, Tanh, Upsample)
+from .module import Module, Parameter  # noqa: F401

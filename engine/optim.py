@@ -1,0 +1,134 @@
+"""Optimizers (SGD, Adam) and learning-rate schedules, with PyTorch's update rules.
+
+Updates run on each parameter's device through its kernel table, in place on the parameter
+(the Tensor object stays the same, its data is replaced).
+"""
+import math
+
+import numpy as np
+
+import kernels
+
+
+class Optimizer:
+    def __init__(self, params, defaults):
+        self.params = list(params)
+        if not self.params:
+            raise ValueError(f"{type(self).__name__}: got an empty parameter list")
+        self.defaults = dict(defaults)
+        self.lr = defaults["lr"]
+        self.state = [dict() for _ in self.params]  # per parameter, raw arrays on its device
+
+    def zero_grad(self):
+        for p in self.params:
+            p.grad = None
+
+    def step(self):
+        for p, state in zip(self.params, self.state):
+            if p.grad is not None:
+                self._update(p, p.grad.data, state, kernels.table(p.device))
+
+    def _update(self, p, g, state, k):
+        raise NotImplementedError
+
+    def state_dict(self):
+        """Learning rate and per-parameter state as host arrays: all a resumed run needs."""
+        state = {str(i): {name: np.array(kernels.table(p.device).to_host(v))
+                          if hasattr(v, "shape") else v for name, v in s.items()}
+                 for i, (p, s) in enumerate(zip(self.params, self.state))}
+        return {"lr": self.lr, "state": state}
+
+    def load_state_dict(self, saved):
+        self.lr = float(saved["lr"])
+        for i, p in enumerate(self.params):
+            k = kernels.table(p.device)
+            self.state[i] = {name: _restore(value, p, k)
+                             for name, value in saved["state"].get(str(i), {}).items()}
+
+
+def _restore(value, p, k):
+    """A saved state entry: a number stays a number, an array goes to p's device and dtype."""
+    if np.ndim(value) == 0:
+        return value.item() if isinstance(value, (np.ndarray, np.generic)) else value
+    return k.from_host(np.array(value, p.dtype))
+
+
+class SGD(Optimizer):
+    """p -= lr * (g + weight_decay * p), with (Nesterov) momentum as torch.optim.SGD."""
+
+    def __init__(self, params, lr, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False):
+        if lr < 0 or momentum < 0 or weight_decay < 0:
+            raise ValueError(f"SGD: lr, momentum and weight_decay must be >= 0, got {lr}, "
+                             f"{momentum}, {weight_decay}")
+        if nesterov and (momentum <= 0 or dampening != 0):
+            raise ValueError("SGD: nesterov needs momentum > 0 and dampening 0")
+        super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
+                                      weight_decay=weight_decay, nesterov=nesterov))
+        self.momentum, self.dampening = momentum, dampening
+        self.weight_decay, self.nesterov = weight_decay, nesterov
+
+    def _update(self, p, g, state, k):
+        if self.weight_decay:
+            g = k.add(g, k.mul(p.data, self.weight_decay))
+        if self.momentum:
+            buf = state.get("momentum_buffer")
+            buf = g if buf is None else k.add(k.mul(buf, self.momentum), k.mul(g, 1 - self.dampening))
+            state["momentum_buffer"] = buf
+            g = k.add(g, k.mul(buf, self.momentum)) if self.nesterov else buf
+        p.data = k.sub(p.data, k.mul(g, self.lr))
+
+
+class Adam(Optimizer):
+    """Adam with bias correction and L2 weight decay added to the gradient, as torch.optim.Adam."""
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
+        if lr < 0 or eps < 0 or not all(0 <= b < 1 for b in betas):
+            raise ValueError(f"Adam: need lr >= 0, eps >= 0 and betas in [0, 1), got {lr}, "
+                             f"{eps}, {betas}")
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay))
+        self.betas, self.eps, self.weight_decay = betas, eps, weight_decay
+
+    def _update(self, p, g, state, k):
+        b1, b2 = self.betas
+        if self.weight_decay:
+            g = k.add(g, k.mul(p.data, self.weight_decay))
+        step = state.get("step", 0) + 1
+        m = state.get("exp_avg")
+        v = state.get("exp_avg_sq")
+        m = k.mul(g, 1 - b1) if m is None else k.add(k.mul(m, b1), k.mul(g, 1 - b1))
+        v = k.mul(k.mul(g, g), 1 - b2) if v is None else k.add(k.mul(v, b2), k.mul(k.mul(g, g), 1 - b2))
+        state.update(step=step, exp_avg=m, exp_avg_sq=v)
+        step_size = self.lr / (1 - b1 ** step)
+        denominator = k.add(k.div(k.sqrt(v), math.sqrt(1 - b2 ** step)), self.eps)
+        p.data = k.sub(p.data, k.mul(k.div(m, denominator), step_size))
+
+
+class StepLR:
+    """lr = initial lr * gamma ** (epoch // step_size); call step() once an epoch."""
+
+    def __init__(self, optimizer, step_size, gamma=0.1):
+        self.optimizer, self.step_size, self.gamma = optimizer, step_size, gamma
+        self.base_lr, self.epoch = optimizer.lr, 0
+
+    def step(self):
+        self.epoch += 1
+        self.optimizer.lr = self.base_lr * self.gamma ** (self.epoch // self.step_size)
+
+    def state_dict(self):
+        return {"epoch": self.epoch, "base_lr": self.base_lr}
+
+    def load_state_dict(self, state):
+        self.epoch, self.base_lr = int(state["epoch"]), float(state["base_lr"])
+
+
+class CosineAnnealingLR(StepLR):
+    """lr = eta_min + (initial lr - eta_min) (1 + cos(pi epoch / T_max)) / 2."""
+
+    def __init__(self, optimizer, T_max, eta_min=0.0):
+        super().__init__(optimizer, step_size=1)
+        self.T_max, self.eta_min = T_max, eta_min
+
+    def step(self):
+        self.epoch += 1
+        cosine = (1 + math.cos(math.pi * min(self.epoch, self.T_max) / self.T_max)) / 2
+        self.optimizer.lr = self.eta_min + (self.base_lr - self.eta_min) * cosine

@@ -136,22 +136,20 @@ def backward(root, grad=None, retain_graph=False):
                              f"got shape {root.shape}; pass grad= of that shape")
         grad = k.from_host(np.ones(root.shape, root.dtype))
     else:
-        grad = grad.data if isinstance(grad, Tensor) else k.from_host(grad)
+        grad = k.copy(grad.data) if isinstance(grad, Tensor) else k.from_host(np.array(grad))
         if tuple(grad.shape) != root.shape:
             raise ShapeError(f"backward: grad has shape {tuple(grad.shape)} but the tensor "
                              f"has shape {root.shape}")
 
     grads = {id(root): grad}
+    stored = set()  # buffers already kept as a .grad in this pass
     for t in reversed(_topological_order(root)):
         g = grads.pop(id(t), None)
         if g is None:
             continue
         fn = t._ctx
         if fn is None:
-            k = kernels.table(t.device)
-            g = k.owned(k.astype(g, t.dtype))
-            t.grad = Tensor._from_array(g, t.device) if t.grad is None else \
-                Tensor._from_array(k.add(t.grad.data, g), t.device)
+            _accumulate(t, g, stored)
             continue
         if fn.freed:
             raise GraphError(f"backward: the graph through {fn.op_name()} was freed by an earlier "
@@ -168,3 +166,18 @@ def backward(root, grad=None, retain_graph=False):
                 ga = k.sum_to_shape(ga, a.shape)
             previous = grads.get(id(a))
             grads[id(a)] = ga if previous is None else k.add(previous, ga)
+
+
+def _accumulate(leaf, g, stored):
+    """Add g to leaf.grad. A gradient array is kept without a copy unless it is a read-only view
+    or its memory already went to another leaf (x + y hands both the same array), so that no
+    two .grad tensors share memory."""
+    from .tensor import Tensor
+    k = kernels.table(leaf.device)
+    g = k.astype(g, leaf.dtype)
+    if leaf.grad is not None:
+        g = k.add(leaf.grad.data, g)
+    elif k.buffer_id(g) in stored or not k.is_writeable(g):
+        g = k.copy(g)
+    stored.add(k.buffer_id(g))
+    leaf.grad = Tensor._from_array(g, leaf.device)

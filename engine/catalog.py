@@ -350,6 +350,8 @@ CASES = [
     _reduction("max", lambda x, **p: x.max(**p), ref.max, values=distinct),
     Case("matmul", lambda a, b: a @ b, ref.matmul, _draw_matmul),
     Case("linear", F.linear, lambda x, w, b: ref.add(ref.matmul(x, w.T), b), _draw_linear),
+    Case("linear_no_bias", F.linear, lambda x, w: ref.matmul(x, w.T),
+         lambda d: (_draw_linear(d)[0][:2], {})),
     Case("permute", lambda x, dims: x.permute(*dims), lambda x, dims: ref.permute(x, dims),
          _draw_permute),
     Case("transpose_T", lambda x: x.T, lambda x: ref.permute(x, tuple(reversed(range(x.ndim)))),

@@ -1,7 +1,7 @@
 """Optimizers (SGD, Adam) and learning-rate schedules, with PyTorch's update rules.
 
-Updates run on each parameter's device through its kernel table, in place on the parameter
-(the Tensor object stays the same, its data is replaced).
+Updates run on each parameter's device as one fused kernel of its table (sgd_step,
+adam_step), in place on the parameter's array and the optimizer's state, as torch does.
 """
 import math
 
@@ -68,14 +68,9 @@ class SGD(Optimizer):
         self.weight_decay, self.nesterov = weight_decay, nesterov
 
     def _update(self, p, g, state, k):
-        if self.weight_decay:
-            g = k.add(g, k.mul(p.data, self.weight_decay))
-        if self.momentum:
-            buf = state.get("momentum_buffer")
-            buf = g if buf is None else k.add(k.mul(buf, self.momentum), k.mul(g, 1 - self.dampening))
-            state["momentum_buffer"] = buf
-            g = k.add(g, k.mul(buf, self.momentum)) if self.nesterov else buf
-        p.data = k.sub(p.data, k.mul(g, self.lr))
+        state["momentum_buffer"] = k.sgd_step(
+            p.data, g, state.get("momentum_buffer"), self.lr, self.momentum, self.dampening,
+            self.weight_decay, self.nesterov)
 
 
 class Adam(Optimizer):
@@ -89,18 +84,10 @@ class Adam(Optimizer):
         self.betas, self.eps, self.weight_decay = betas, eps, weight_decay
 
     def _update(self, p, g, state, k):
-        b1, b2 = self.betas
-        if self.weight_decay:
-            g = k.add(g, k.mul(p.data, self.weight_decay))
         step = state.get("step", 0) + 1
-        m = state.get("exp_avg")
-        v = state.get("exp_avg_sq")
-        m = k.mul(g, 1 - b1) if m is None else k.add(k.mul(m, b1), k.mul(g, 1 - b1))
-        v = k.mul(k.mul(g, g), 1 - b2) if v is None else k.add(k.mul(v, b2), k.mul(k.mul(g, g), 1 - b2))
+        m, v = k.adam_step(p.data, g, state.get("exp_avg"), state.get("exp_avg_sq"), step, self.lr,
+                           *self.betas, self.eps, self.weight_decay)
         state.update(step=step, exp_avg=m, exp_avg_sq=v)
-        step_size = self.lr / (1 - b1 ** step)
-        denominator = k.add(k.div(k.sqrt(v), math.sqrt(1 - b2 ** step)), self.eps)
-        p.data = k.sub(p.data, k.mul(k.div(m, denominator), step_size))
 
 
 class StepLR:

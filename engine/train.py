@@ -37,7 +37,7 @@ DEFAULTS = {
     "inpaint": Defaults(15, 64, 3e-3),
     "dncnn": Defaults(10, 16, 2e-3),
     "unet": Defaults(10, 16, 2e-3),
-    "dip": Defaults(15, 1, 0.01),
+    "dip": Defaults(10, 1, 0.01),
 }
 TASKS = tuple(DEFAULTS)
 
@@ -339,9 +339,11 @@ def _pictures(run, history, out):
     ax.set(xlabel="epoch", ylabel="training loss", title=f"{run.args.task}: loss", yscale="log")
     saved(fig, "loss_curve.png")
     if "templates" in run.pictures:  # the rows of W as images, as in the course notes
+        templates = run.pictures["templates"]
+        limit = np.abs(templates).max()  # one symmetric scale: white is 0, red +, blue -
         fig, axes = plt.subplots(1, 10, figsize=(12, 1.7))
-        for digit, (ax, template) in enumerate(zip(axes, run.pictures["templates"])):
-            ax.imshow(template, cmap="RdBu_r")
+        for digit, (ax, template) in enumerate(zip(axes, templates)):
+            ax.imshow(template, cmap="RdBu_r", vmin=-limit, vmax=limit)
             ax.set_title(str(digit))
             ax.axis("off")
         saved(fig, "templates.png")

@@ -158,3 +158,24 @@ def test_cast_is_differentiable():
     y.sum().backward()
     assert x.grad.dtype == np.float32
     np.testing.assert_allclose(x.grad.numpy(), [3, 3])
+
+
+def test_no_two_leaf_gradients_share_memory():
+    x = eg.tensor(np.ones(6), requires_grad=True)
+    y = eg.tensor(np.ones((2, 3)), requires_grad=True)
+    w = eg.tensor(np.ones(6), requires_grad=True)
+    (x + y.reshape(6) + w).sum().backward()
+    grads = [x.grad.numpy(), y.grad.numpy(), w.grad.numpy()]
+    for i in range(3):
+        for j in range(i + 1, 3):
+            assert not np.shares_memory(grads[i], grads[j])
+    x.grad.numpy()[:] = 5  # a user's in-place change stays in that one gradient
+    assert y.grad.numpy().max() == 1 and w.grad.numpy().max() == 1
+
+
+def test_a_supplied_grad_is_copied():
+    x = eg.tensor(np.ones(3), requires_grad=True)
+    seed = np.ones(3)
+    x.reshape(3).backward(seed)
+    seed[:] = 7
+    assert x.grad.numpy().max() == 1

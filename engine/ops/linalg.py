@@ -49,3 +49,32 @@ class MatMul(Function):
 
 
 matmul = MatMul.apply
+
+
+class Linear(Function):
+    """x @ w.T + b as one node: the weight gradient comes out in w's own (out, in) layout."""
+
+    def forward(self, x, w, b):
+        self.save(x, w)
+        y = self.kernels.matmul(x, self.kernels.transpose(w, (1, 0)))
+        return y if b is None else self.kernels.add(y, b)
+
+    def backward(self, gy):
+        x, w = self.saved
+        k, (need_x, need_w, need_b) = self.kernels, self.needs_input_grad
+        gy2 = k.reshape(gy, (-1, gy.shape[-1]))
+        gx = k.matmul(gy, w) if need_x else None
+        gw = k.matmul(k.transpose(gy2, (1, 0)), k.reshape(x, (-1, x.shape[-1]))) if need_w else None
+        gb = k.sum(gy2, (0,), False) if need_b else None
+        return gx, gw, gb
+
+
+def linear(x, weight, bias=None):
+    """x @ weight.T + bias, with weight of shape (out_features, in_features), as torch."""
+    if weight.ndim != 2 or x.ndim < 1 or x.shape[-1] != weight.shape[1]:
+        raise ShapeError(f"linear: input of shape {x.shape} and weight of shape {weight.shape} "
+                         f"do not fit; expected input (..., in_features) and weight "
+                         f"(out_features, in_features)")
+    if bias is not None and bias.shape != (weight.shape[0],):
+        raise ShapeError(f"linear: bias has shape {bias.shape}; expected ({weight.shape[0]},)")
+    return Linear.apply(x, weight, bias)

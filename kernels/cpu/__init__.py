@@ -15,5 +15,6 @@ from .nn import *           # noqa: F401,F403
 from .conv import *         # noqa: F401,F403
 from .pool import *         # noqa: F401,F403
 from .norm import *         # noqa: F401,F403
+from .optim import *        # noqa: F401,F403
 
 VARIANTS = {"conv2d": CONV2D_VARIANTS}  # noqa: F405  (named implementations, default first)

@@ -1,4 +1,5 @@
-"""Builds the C++ extension kernels.cpu._cpp (im2col, Winograd, optimizers); metadata is in
+"""Builds the C++ extension kernels.cpu._cpp (im2col, Winograd, pooling,
+optimizers); metadata is in
 pyproject.toml."""
 import os
 import tempfile
@@ -32,7 +33,8 @@ def _compiler_accepts(compiler, flag):
 
 setup(
     ext_modules=[Pybind11Extension("kernels.cpu._cpp",
-                                   ["cpp/module.cpp", "cpp/im2col.cpp", "cpp/winograd.cpp", "cpp/optim.cpp"],
+                                   ["cpp/module.cpp", "cpp/im2col.cpp", "cpp/winograd.cpp", "cpp/optim.cpp",
+                                    "cpp/pool.cpp"],
                                    depends=["cpp/common.hpp"], cxx_std=17,
                                    extra_compile_args=["-O3", "-fno-math-errno"])],
     cmdclass={"build_ext": BuildExt},

@@ -1,10 +1,12 @@
 """Reverse-mode autodiff: Function nodes, the backward walk over the graph, no_grad."""
 import contextlib
+import time
 
 import numpy as np
 
 import kernels
 
+from . import profiler
 from .errors import DeviceError, GraphError, ShapeError
 
 _grad_enabled = True
@@ -61,6 +63,8 @@ class Function:
     """
 
     name = None  # the op's name in errors and profiles; by default the class name in lower case
+    backward_cost = 1  # the backward's FLOPs as a multiple of the forward's (2 for GEMM-like ops)
+    flops = None  # set by forward where an output element costs more than one operation
 
     def __init__(self, kernels_table, needs_input_grad):
         self.kernels = kernels_table
@@ -94,7 +98,13 @@ class Function:
         needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
         record = _grad_enabled and any(needs)
         fn = cls(kernels.table(device), needs)
+        recording = profiler.active()
+        started = time.perf_counter() if recording else 0
         out = fn.forward(*(a.data if isinstance(a, Tensor) else a for a in args), **kwargs)
+        if recording:
+            if fn.flops is None:
+                fn.flops = float(np.prod(out.shape))
+            recording.record(fn.op_name(), "forward", time.perf_counter() - started, fn.flops)
         # Only a transfer between devices (ToDevice) sets output_device.
         y = Tensor._from_array(out, getattr(fn, "output_device", device), requires_grad=record)
         if record:
@@ -154,7 +164,12 @@ def backward(root, grad=None, retain_graph=False):
         if fn.freed:
             raise GraphError(f"backward: the graph through {fn.op_name()} was freed by an earlier "
                              "backward; pass retain_graph=True to the first one to go through it twice")
+        recording = profiler.active()
+        started = time.perf_counter() if recording else 0
         input_grads = fn.backward(g)
+        if recording:
+            recording.record(fn.op_name(), "backward", time.perf_counter() - started,
+                             (fn.flops or 0) * fn.backward_cost)
         inputs = fn.inputs
         if not retain_graph:
             fn.free()

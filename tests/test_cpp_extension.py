@@ -103,3 +103,27 @@ def test_winograd_output_grad_is_the_adjoint_of_winograd_output(data, dtype):
 def test_winograd_bad_input_raises_a_clear_error(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda: _cpp.max_pool2d_forward(X.astype(np.int32), 2, 2, 2, 2, 0, 0), TypeError, "float32 or float64"),
+    (lambda: _cpp.max_pool2d_forward(X, 2, 2, 0, 2, 0, 0), ValueError, "stride must be positive"),
+    (lambda: _cpp.max_pool2d_forward(X, 2, 2, 2, 2, 2, 0), ValueError, "padding must lie in"),
+    (lambda: _cpp.max_pool2d_forward(X, 9, 2, 1, 1, 0, 0), ValueError, "does not fit"),
+    (lambda: _cpp.max_pool2d_forward(X[..., ::2], 2, 2, 1, 1, 0, 0), ValueError, "C-contiguous"),
+    (lambda: _cpp.max_pool2d_backward(np.ones((1, 2, 2, 2), np.float32), np.full((1, 2, 2, 2), 25), 5, 5),
+     ValueError, "outside the plane"),
+    (lambda: _cpp.max_pool2d_backward(np.ones((1, 2, 2, 2), np.float32), np.full((1, 2, 2, 2), -1), 5, 5),
+     ValueError, "outside the plane"),
+    (lambda: _cpp.max_pool2d_backward(np.ones((1, 2, 2, 2), np.float32), np.zeros((1, 2, 2, 3), np.int64), 5, 5),
+     ValueError, "argmax has shape"),
+])
+def test_max_pool_bad_input_raises_a_clear_error(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
+
+
+def test_max_pool_nan_wins_as_in_torch():
+    x = np.array([[[[1.0, np.nan], [3.0, 2.0]]]], np.float32)
+    y, argmax = _cpp.max_pool2d_forward(x, 2, 2, 2, 2, 0, 0)
+    assert np.isnan(y[0, 0, 0, 0]) and argmax[0, 0, 0, 0] == 1

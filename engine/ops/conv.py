@@ -1,6 +1,8 @@
 """conv2d and its adjoint conv_transpose2d; both run on the three conv2d kernels."""
 import numbers
 
+import numpy as np
+
 import kernels
 from kernels.geometry import transposed_output_size, window_output_size
 
@@ -20,11 +22,21 @@ def pair(op, name, value, minimum):
     return tuple(int(v) for v in values)
 
 
+def _conv_flops(big, w):
+    """2 x multiply-adds of a convolution whose larger side (output for conv2d, input for the
+    transposed one) is `big`: each of its elements sums over C/groups x kH x kW products."""
+    return 2.0 * float(np.prod(big.shape)) * w.shape[1] * w.shape[2] * w.shape[3]
+
+
 class Conv2d(Function):
+    backward_cost = 2
+
     def forward(self, x, w, b, stride, padding, dilation, groups, variant):
         self.save(x, w)
         self.params = (stride, padding, dilation, groups, variant)
-        return self.kernels.conv2d_forward(x, w, b, *self.params)
+        y = self.kernels.conv2d_forward(x, w, b, *self.params)
+        self.flops = _conv_flops(y, w)
+        return y
 
     def backward(self, gy):
         x, w = self.saved
@@ -40,6 +52,7 @@ class ConvTranspose2d(Function):
     (output_padding >= stride, allowed when dilation > stride), the conv2d geometry does not
     hold; then the uncropped, unpadded output is computed and cut to [padding, padding + out)."""
     name = "conv_transpose2d"
+    backward_cost = 2
 
     def forward(self, x, w, b, out_shape, stride, padding, dilation, groups, variant):
         k = self.kernels
@@ -55,6 +68,7 @@ class ConvTranspose2d(Function):
                                  zip(x.shape[2:], w.shape[2:], stride, dilation))
             full = k.conv2d_backward_input(x, w, out_shape[:2] + self.full_hw, *self.params)
             y = _window(k, full, self.padding, self.out_hw)
+        self.flops = _conv_flops(x, w)
         return y if b is None else k.add(y, k.reshape(b, (1, -1, 1, 1)))
 
     def backward(self, gy):

@@ -1,4 +1,6 @@
 """Matrix products: 2-D, batched with broadcasting, and the vector cases, as numpy.matmul."""
+import numpy as np
+
 from ..autograd import Function
 from ..errors import ShapeError
 from ._checks import broadcast_shapes
@@ -10,6 +12,8 @@ def _swap_last(k, x):
 
 
 class MatMul(Function):
+    backward_cost = 2
+
     def forward(self, a, b):
         if a.ndim == 0 or b.ndim == 0:
             raise ShapeError(f"matmul: both operands need at least one dimension, "
@@ -20,7 +24,9 @@ class MatMul(Function):
                              f"({a.shape[-1]} != {inner_b})")
         broadcast_shapes(self.op_name(), tuple(a.shape[:-2]), tuple(b.shape[:-2]))
         self.save(a, b)
-        return self.kernels.matmul(a, b)
+        y = self.kernels.matmul(a, b)
+        self.flops = 2.0 * a.shape[-1] * max(1, int(np.prod(y.shape)))
+        return y
 
     def backward(self, gy):
         a, b = self.saved
@@ -54,9 +60,12 @@ matmul = MatMul.apply
 class Linear(Function):
     """x @ w.T + b as one node: the weight gradient comes out in w's own (out, in) layout."""
 
+    backward_cost = 2
+
     def forward(self, x, w, b):
         self.save(x, w)
         y = self.kernels.matmul(x, self.kernels.transpose(w, (1, 0)))
+        self.flops = 2.0 * w.shape[1] * int(np.prod(y.shape))
         return y if b is None else self.kernels.add(y, b)
 
     def backward(self, gy):

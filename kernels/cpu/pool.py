@@ -1,4 +1,5 @@
-"""Max and average pooling through the C++ im2col: each (n, c) plane is a one-channel image."""
+"""Pooling in C++: max pooling directly, average pooling through im2col with each (n, c) plane
+as a one-channel image."""
 import numpy as np
 
 from ..geometry import window_output_size
@@ -17,23 +18,12 @@ def _out_hw(shape, kernel, stride, padding):
 
 
 def max_pool2d_forward(x, kernel, stride, padding):
-    """The max of each window (padding never wins) and its flat position within the window."""
-    (ph, pw), (n, c, h, w) = padding, x.shape
-    padded = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=-np.inf) \
-        if ph or pw else x
-    cols = _cpp.im2col(_planes(padded), *kernel, *stride, 0, 0, 1, 1)
-    argmax = cols.argmax(axis=1)  # the first of tied maxima, as torch
-    y = np.take_along_axis(cols, argmax[:, None], axis=1)
-    return y.reshape((n, c) + _out_hw(x.shape, kernel, stride, padding)), argmax
+    """The max of each window (padding never wins) and its flat index in the input plane."""
+    return _cpp.max_pool2d_forward(np.ascontiguousarray(x), *kernel, *stride, *padding)
 
 
 def max_pool2d_backward(gy, argmax, x_shape, kernel, stride, padding):
-    (ph, pw), (n, c, h, w) = padding, x_shape
-    kh, kw = kernel
-    gcols = np.zeros((n * c, kh * kw, argmax.shape[1]), gy.dtype)
-    np.put_along_axis(gcols, argmax[:, None], gy.reshape(n * c, 1, -1), axis=1)
-    gx = _cpp.col2im(gcols, n * c, 1, h + 2 * ph, w + 2 * pw, kh, kw, *stride, 0, 0, 1, 1)
-    return np.ascontiguousarray(gx.reshape(n, c, h + 2 * ph, w + 2 * pw)[:, :, ph:ph + h, pw:pw + w])
+    return _cpp.max_pool2d_backward(np.ascontiguousarray(gy), argmax, *x_shape[2:])
 
 
 def _divisor(x_shape, kernel, stride, padding, count_include_pad, dtype):

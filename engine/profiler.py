@@ -1,0 +1,73 @@
+"""The per-op profiler: with eg.profile() as p: ...; print(p.table()).
+
+Every Function's forward and backward is timed (wall clock, after the kernel returns) and its
+floating-point operations counted: an op sets self.flops in forward (GEMM-like ops count
+2*m*n*k, elementwise ops default to one per output element) and its backward costs
+backward_cost times that.
+"""
+import time
+from collections import defaultdict
+
+_active = None
+
+
+def active():
+    """The Profile recording now, or None."""
+    return _active
+
+
+class Profile:
+    def __init__(self):
+        self.stats = defaultdict(lambda: {"calls": 0, "forward_s": 0.0, "backward_s": 0.0,
+                                          "backward_calls": 0, "flops": 0.0})
+
+    def __enter__(self):
+        global _active
+        self._outer, _active = _active, self
+        self._started = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc):
+        global _active
+        _active = self._outer
+        self.wall_s = time.perf_counter() - self._started
+
+    def record(self, op, phase, seconds, flops):
+        entry = self.stats[op]
+        if phase == "forward":
+            entry["calls"] += 1
+            entry["forward_s"] += seconds
+        else:
+            entry["backward_calls"] += 1
+            entry["backward_s"] += seconds
+        entry["flops"] += flops or 0
+
+    def rows(self):
+        """One dict per op, the most expensive first."""
+        rows = []
+        for op, e in self.stats.items():
+            total = e["forward_s"] + e["backward_s"]
+            rows.append(dict(op=op, total_s=total, gflops_per_s=e["flops"] / total / 1e9 if total else 0.0,
+                             **e))
+        return sorted(rows, key=lambda r: -r["total_s"])
+
+    def table(self, limit=None):
+        rows = self.rows()[:limit]
+        total = sum(r["total_s"] for r in self.rows()) or 1.0
+        header = (f"{'op':<34}{'calls':>7}{'forward ms':>12}{'backward ms':>13}{'total ms':>11}"
+                  f"{'share':>8}{'GFLOP':>10}{'GFLOP/s':>10}")
+        lines = [header, "-" * len(header)]
+        for r in rows:
+            lines.append(f"{r['op']:<34}{r['calls']:>7}{r['forward_s'] * 1e3:>12.2f}"
+                         f"{r['backward_s'] * 1e3:>13.2f}{r['total_s'] * 1e3:>11.2f}"
+                         f"{r['total_s'] / total:>8.1%}{r['flops'] / 1e9:>10.3f}"
+                         f"{r['gflops_per_s']:>10.1f}")
+        lines.append(f"{'all ops':<34}{sum(r['calls'] for r in self.rows()):>7}"
+                     f"{sum(r['forward_s'] for r in self.rows()) * 1e3:>12.2f}"
+                     f"{sum(r['backward_s'] for r in self.rows()) * 1e3:>13.2f}{total * 1e3:>11.2f}")
+        return "\n".join(lines)
+
+
+def profile():
+    """A context manager that records every op run inside it (see the module docstring)."""
+    return Profile()

@@ -4,6 +4,7 @@ Every random draw (initial weights, shuffling, noise, dropout, patches) comes fr
 the epoch number, and a checkpoint holds the model, the optimizer and the history after every
 epoch, so --resume reaches exactly the result of an uninterrupted run.
 """
+import contextlib
 import json
 import math
 import os
@@ -14,6 +15,7 @@ import numpy as np
 
 from . import data, models, nn, optim
 from .autograd import no_grad
+from .profiler import Profile, profile
 from .random import manual_seed
 from .serialization import load, save
 from .tensor import Tensor
@@ -286,6 +288,24 @@ def train(args):
     if args.resume:
         first_epoch, history = _restore(run, load(args.resume))
     steps = run.steps_per_epoch()
+    recorder = profile() if getattr(args, "profile", False) else contextlib.nullcontext()
+    with recorder:
+        history = _epochs(run, args, first_epoch, history, steps, checkpoint, tqdm)
+    metrics = run.evaluate()
+    metrics.update(task=args.task, epochs=args.epochs, seconds=time.perf_counter() - started,
+                   final_loss=history[-1] if history else None)
+    _pictures(run, history, args.out)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(metrics, f, indent=2)
+    if isinstance(recorder, Profile):
+        print(recorder.table(limit=20))
+    print(summary(metrics, checkpoint))
+    return metrics
+
+
+def _epochs(run, args, first_epoch, history, steps, checkpoint, tqdm):
+    """The training loop: one checkpoint after every epoch; returns the loss history."""
     bar = tqdm(total=args.epochs * steps, initial=first_epoch * steps, desc=args.task,
                unit="step", disable=args.quiet, mininterval=0.5)
     for epoch in range(first_epoch, args.epochs):
@@ -305,15 +325,7 @@ def train(args):
             run.schedule.step()
         save(_checkpoint(run, epoch, history), checkpoint)
     bar.close()
-    metrics = run.evaluate()
-    metrics.update(task=args.task, epochs=args.epochs, seconds=time.perf_counter() - started,
-                   final_loss=history[-1] if history else None)
-    _pictures(run, history, args.out)
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(metrics, f, indent=2)
-    print(summary(metrics, checkpoint))
-    return metrics
+    return history
 
 
 def summary(metrics, checkpoint):

@@ -83,3 +83,51 @@ def test_command_line_rejects_an_unknown_op():
     done = subprocess.run([sys.executable, "-m", "engine", "gradcheck", "--op", "nope"],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode != 0 and "no op named" in done.stderr
+
+
+# --- the report behind python -m engine gradcheck ----------------------------------------------
+from engine.gradcheck import format_report, report  # noqa: E402
+
+
+@given(shape=hnp.array_shapes(min_dims=1, max_dims=2, max_side=4), data=st.data())
+def test_report_points_at_the_planted_wrong_element(shape, data):
+    x = eg.tensor(data.draw(hnp.arrays(np.float64, shape, elements=st.floats(0.5, 2))),
+                  requires_grad=True)
+    bad = tuple(data.draw(st.integers(0, n - 1)) for n in shape)
+    result = report(lambda t: PlantedSquare.apply(t, bad, 0.5), [x])
+    assert result["status"] == "fail" and result["tier"] == "full jacobian"
+    assert [f["element"] for f in result["worst"]] == [list(bad)]
+    assert f"element {bad}" in format_report("planted", result)
+
+
+def test_report_passes_right_gradients_on_the_fast_tier():
+    x = eg.tensor(np.linspace(0.5, 2, 6).reshape(2, 3), requires_grad=True)
+    result = report(lambda t: (t * t).exp().sum(axis=1), [x])
+    assert result["status"] == "pass" and result["tier"] == "projection"
+    assert report(lambda t: (t * t).exp(), [x], full=True)["tier"] == "full jacobian"
+
+
+def test_a_kink_is_reported_as_a_non_differentiable_point_not_a_wrong_gradient():
+    x = eg.tensor(np.array([1.0, 3e-7, -2.0]), requires_grad=True)  # |x| has a kink at 0
+    result = report(lambda t: t.abs(), [x])
+    assert result["status"] == "non-differentiable point"
+    assert result["kinks"] == [{"input": 0, "element": [1]}] and result["worst"] == []
+
+
+def test_float32_reports_its_looser_tolerances():
+    x = eg.tensor(np.array([0.5, 1.0, 1.5]), dtype=np.float32, requires_grad=True)
+    result = report(lambda t: t.tanh(), [x])
+    assert result["status"] == "pass" and result["tolerances"]["rtol"] == 1e-2
+    assert "looser" in result["note"]
+
+
+def test_command_line_json_report(tmp_path):
+    path = tmp_path / "report.json"
+    done = subprocess.run([sys.executable, "-m", "engine", "gradcheck", "--op", "matmul", "relu",
+                           "--trials", "2", "--json", str(path)], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    import json
+    rows = json.loads(path.read_text())
+    assert sorted(r["op"] for r in rows) == ["matmul", "matmul", "relu", "relu"]
+    assert all(r["status"] == "pass" and "max_abs_err" in r for r in rows)

@@ -25,6 +25,14 @@ def sgemm_rate(n=2048):
     return 2 * n ** 3 / median / 1e9
 
 
+def copy_bandwidth(megabytes=256):
+    """GB/s of a large array copy (bytes read plus bytes written)."""
+    source = np.ones(megabytes * 2**20 // 4, np.float32)
+    target = np.empty_like(source)
+    median, _ = measure(lambda: np.copyto(target, source), warmup=2, repeats=5)
+    return 2 * source.nbytes / median / 1e9
+
+
 def torch_or_none():
     """PyTorch, imported with the OpenMP settings it would have without the engine, or None."""
     ours = os.environ.pop("GOMP_SPINCOUNT", None)  # the engine's setting for its own libgomp

@@ -1,0 +1,94 @@
+"""What the kernel benchmark times: each op at the shapes of the course networks' layers.
+
+A BenchCase builds its inputs, runs the engine op (optionally in a named variant) and, when
+PyTorch is present, the same op in torch; it knows its FLOPs and the minimal bytes it must
+move (every input read once, the output written once), which place it on the roofline.
+"""
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+import engine.nn.functional as F
+
+CONV_VARIANTS = ("auto", "im2col", "winograd", "direct")
+
+
+@dataclass
+class BenchCase:
+    op: str
+    variant: str
+    label: str
+    shapes: tuple                  # input shapes (float32 tensors, all requiring grad)
+    engine: Callable               # (*tensors) -> Tensor
+    torch: Callable = None         # (torch module, *torch tensors) -> torch tensor
+    flops: float = 0.0             # forward
+    extra: dict = field(default_factory=dict)
+    catalog: str = None            # the engine.catalog case that checks this op (and variant)
+    quick: bool = True             # part of --quick
+    backward: bool = True
+
+    @property
+    def name(self):
+        return self.op if self.variant == "-" else f"{self.op}[{self.variant}]"
+
+    def bytes(self, out_shape):
+        return 4 * (sum(int(np.prod(s)) for s in self.shapes) + int(np.prod(out_shape)))
+
+
+def _elementwise(op, fn, torch_fn, n, flops_per_element, quick=True):
+    return BenchCase(op, "-", f"{n:,} floats", ((n,),), fn, torch_fn, flops_per_element * n,
+                     catalog=op, quick=quick)
+
+
+def _conv(variant, label, x, w, padding, quick=True):
+    n, cout, h, wd = x[0], w[0], x[2] + 2 * padding - w[2] + 1, x[3] + 2 * padding - w[3] + 1
+    flops = 2.0 * n * cout * h * wd * w[1] * w[2] * w[3]
+    return BenchCase("conv2d", variant, label, (x, w),
+                     lambda a, b: F.conv2d(a, b, padding=padding, variant=variant),
+                     lambda t, a, b: t.nn.functional.conv2d(a, b, padding=padding), flops,
+                     catalog=f"conv2d[{variant}]", quick=quick)
+
+
+def cases():
+    out = [
+        _elementwise("add", lambda a: a + a, lambda t, a: a + a, 2 ** 22, 1),
+        _elementwise("relu", lambda a: a.relu(), lambda t, a: a.relu(), 2 ** 22, 1),
+        _elementwise("sigmoid", lambda a: a.sigmoid(), lambda t, a: a.sigmoid(), 2 ** 22, 4),
+        _elementwise("exp", lambda a: a.exp(), lambda t, a: a.exp(), 2 ** 22, 1, quick=False),
+        BenchCase("sum", "-", "4096x1024 over axis 1", ((4096, 1024),), lambda a: a.sum(axis=1),
+                  lambda t, a: a.sum(1), 4096 * 1024, catalog="sum"),
+        BenchCase("matmul", "-", "1024^3", ((1024, 1024), (1024, 1024)), lambda a, b: a @ b,
+                  lambda t, a, b: a @ b, 2.0 * 1024 ** 3, catalog="matmul"),
+        BenchCase("linear", "-", "mlp 128x784 -> 256", ((128, 784), (256, 784), (256,)), F.linear,
+                  lambda t, a, b, c: t.nn.functional.linear(a, b, c), 2.0 * 128 * 784 * 256,
+                  catalog="linear"),
+        BenchCase("log_softmax", "-", "1024x1000", ((1024, 1000),), lambda a: F.log_softmax(a, 1),
+                  lambda t, a: t.log_softmax(a, 1), 4 * 1024 * 1000, catalog="log_softmax"),
+        BenchCase("max_pool2d", "-", "cnn 64x32x28x28 2x2", ((64, 32, 28, 28),),
+                  lambda a: F.max_pool2d(a, 2), lambda t, a: t.nn.functional.max_pool2d(a, 2),
+                  64 * 32 * 28 * 28, catalog="max_pool2d"),
+        BenchCase("avg_pool2d", "-", "8x64x64x64 2x2", ((8, 64, 64, 64),),
+                  lambda a: F.avg_pool2d(a, 2), lambda t, a: t.nn.functional.avg_pool2d(a, 2),
+                  8 * 64 * 64 * 64, catalog="avg_pool2d", quick=False),
+        BenchCase("interpolate", "bilinear", "unet 16x32x24x24 x2", ((16, 32, 24, 24),),
+                  lambda a: F.interpolate(a, scale_factor=2, mode="bilinear"),
+                  lambda t, a: t.nn.functional.interpolate(a, scale_factor=2, mode="bilinear"),
+                  8 * 16 * 32 * 48 * 48, catalog="interpolate"),
+        BenchCase("batch_norm", "train", "dncnn 16x32x40x40", ((16, 32, 40, 40), (32,), (32,)),
+                  lambda a, w, b: F.batch_norm(a, None, None, w, b, training=True),
+                  lambda t, a, w, b: t.nn.functional.batch_norm(a, None, None, w, b, training=True),
+                  8 * 16 * 32 * 40 * 40, catalog="batch_norm_train"),
+        BenchCase("conv_transpose2d", "-", "unet up 16x32x12x12 k2 s2", ((16, 32, 12, 12), (32, 16, 2, 2)),
+                  lambda a, b: F.conv_transpose2d(a, b, stride=2),
+                  lambda t, a, b: t.nn.functional.conv_transpose2d(a, b, stride=2),
+                  2.0 * 16 * 32 * 12 * 12 * 16 * 4, catalog="conv_transpose2d"),
+    ]
+    for variant in CONV_VARIANTS:
+        out.append(_conv(variant, "mnist-cnn 64x1x28x28 * 32x1x3x3", (64, 1, 28, 28), (32, 1, 3, 3), 1))
+        out.append(_conv(variant, "cnn 64x32x14x14 * 64x32x3x3", (64, 32, 14, 14), (64, 32, 3, 3), 1,
+                         quick=variant != "direct"))
+        if variant != "direct":  # the direct loops take seconds here
+            out.append(_conv(variant, "dncnn 8x64x64x64 * 64x64x3x3", (8, 64, 64, 64), (64, 64, 3, 3),
+                             1, quick=variant == "auto"))
+    return out

@@ -1,0 +1,48 @@
+"""The profiler and the kernel benchmark harness."""
+import json
+import os
+
+import numpy as np
+
+import engine as eg
+import engine.nn.functional as F
+
+
+def test_profile_records_calls_times_and_flops():
+    a, b = eg.randn(8, 16, requires_grad=True), eg.randn(16, 4, requires_grad=True)
+    x, w = eg.randn(2, 3, 8, 8, requires_grad=True), eg.randn(5, 3, 3, 3, requires_grad=True)
+    with eg.profile() as p:
+        for _ in range(2):
+            (a @ b).relu().sum().backward()
+        F.conv2d(x, w, padding=1).sum().backward()
+    rows = {r["op"]: r for r in p.rows()}
+    assert rows["matmul"]["calls"] == 2 and rows["matmul"]["backward_calls"] == 2
+    # 2 m n k forward and twice that backward, per call
+    assert rows["matmul"]["flops"] == 2 * (2 * 8 * 16 * 4) * (1 + 2)
+    assert rows["conv2d"]["flops"] == 2 * 2 * 5 * 8 * 8 * 3 * 9 * 3
+    assert rows["relu"]["forward_s"] > 0 and rows["conv2d"]["backward_s"] > 0
+    table = p.table()
+    assert "op" in table.splitlines()[0] and "matmul" in table and "all ops" in table
+    with eg.profile() as q:
+        pass
+    assert q.rows() == []
+    (a @ b).sum()  # outside any profile: nothing recorded
+    assert rows["matmul"]["calls"] == 2
+
+
+def test_benchmark_harness_checks_times_and_writes_files(tmp_path):
+    from benchmarks.__main__ import main
+    out = tmp_path / "charts"
+    code = main(["--op", "add", "conv2d", "--variant", "-", "winograd", "--quick", "--no-training",
+                 "--repeats", "2", "--json", str(tmp_path / "b.json"), "--csv", str(tmp_path / "b.csv"),
+                 "--out", str(out)])
+    assert code == 0
+    report = json.loads((tmp_path / "b.json").read_text())
+    names = {(r["op"], r["variant"]) for r in report["ops"]}
+    assert ("add", "-") in names and ("conv2d", "winograd") in names
+    for row in report["ops"]:
+        assert row["check"] == "ok" and row["forward_ms"] > 0 and 0 < row["roofline_fraction"]
+        assert np.isfinite(row["gflops"]) and row["forward_backward_ms"] > 0
+    assert report["peaks"]["gflops"] > 0 and report["peaks"]["gbytes_per_s"] > 0
+    assert (tmp_path / "b.csv").read_text().startswith("check,")
+    assert "roofline.png" in os.listdir(out)

@@ -20,10 +20,13 @@ SIDE = 4  # largest side drawn: the full-Jacobian check grows with the element c
 
 
 class RandomDrawer:
-    """Draws case inputs from a numpy Generator (the Drawer that needs no hypothesis)."""
+    """Draws case inputs from a numpy Generator (the Drawer that needs no hypothesis).
 
-    def __init__(self, rng):
-        self.rng = rng
+    Every Drawer has a `side`: the largest side (and, scaled, batch and channel count) drawn.
+    """
+
+    def __init__(self, rng, side=SIDE):
+        self.rng, self.side = rng, side
 
     def integer(self, lo, hi):
         return int(self.rng.integers(lo, hi + 1))
@@ -31,8 +34,10 @@ class RandomDrawer:
     def choice(self, options):
         return options[self.integer(0, len(options) - 1)]
 
-    def shape(self, min_dims=0, max_dims=3, min_side=1, max_side=SIDE):
-        return tuple(self.integer(min_side, max_side) for _ in range(self.integer(min_dims, max_dims)))
+    def shape(self, min_dims=0, max_dims=3, min_side=1, max_side=None):
+        max_side = self.side if max_side is None else min(max_side, self.side)
+        return tuple(self.integer(min_side, max(min_side, max_side))
+                     for _ in range(self.integer(min_dims, max_dims)))
 
     def uniform(self, shape, lo=-2.0, hi=2.0):
         return self.rng.uniform(lo, hi, shape)
@@ -118,7 +123,7 @@ def _reduction(name, fn, reference, values=None):
 
 
 def _matmul_shapes(d):
-    n, k, m, b = (d.integer(1, SIDE) for _ in range(4))
+    n, k, m, b = (d.integer(1, d.side) for _ in range(4))
     return d.choice([((n, k), (k, m)), ((b, n, k), (k, m)), ((b, n, k), (b, k, m)),
                      ((b, 1, n, k), (d.integer(1, 3), k, m)), ((k,), (k, m)), ((n, k), (k,)),
                      ((k,), (k,)), ((k,), (b, k, m)), ((b, n, k), (k,))])
@@ -130,7 +135,7 @@ def _draw_matmul(d):
 
 
 def _draw_linear(d):
-    n, i, o = (d.integer(1, SIDE) for _ in range(3))
+    n, i, o = (d.integer(1, d.side) for _ in range(3))
     batch = d.choice([(), (d.integer(1, 3),)])
     return [d.uniform(batch + (n, i)), d.uniform((o, i)), d.uniform((o,))], {}
 
@@ -173,7 +178,7 @@ def _draw_cat(d):
     axis = d.integer(0, len(shape) - 1)
     xs = []
     for _ in range(d.integer(1, 3)):
-        shape[axis] = d.integer(1, SIDE)
+        shape[axis] = d.integer(1, d.side)
         xs.append(d.uniform(tuple(shape)))
     return xs, {"axis": axis}
 
@@ -195,7 +200,7 @@ def _draw_softmax(d):
 
 
 def _draw_cross_entropy(d):
-    n, c = d.integer(1, SIDE), d.integer(2, 5)
+    n, c = d.integer(1, d.side), d.integer(2, d.side + 1)
     spatial = d.choice([(), (d.integer(1, 3),)])
     target = np.array([d.integer(0, c - 1) for _ in range(n * int(np.prod(spatial)))])
     return [d.uniform((n, c) + spatial, -3, 3)], {
@@ -222,14 +227,19 @@ def _tensor_target(fn):
 def _draw_conv_geometry(d):
     """Kernel, stride, padding and dilation pairs and an input size they fit (odd and even)."""
     k, s, p, dil = [(d.integer(lo, hi), d.integer(lo, hi)) for lo, hi in ((1, 3), (1, 2), (0, 2), (1, 2))]
-    hw = tuple(max(d.integer(1, 6), dil[i] * (k[i] - 1) + 1 - 2 * p[i]) for i in range(2))
+    hw = tuple(max(d.integer(1, d.side + 2), dil[i] * (k[i] - 1) + 1 - 2 * p[i]) for i in range(2))
     return k, s, p, dil, hw
+
+
+def _few(d):
+    """A batch or per-group channel count: up to 2 at the default side, 1 on small draws."""
+    return d.integer(1, max(1, d.side // 2))
 
 
 def _draw_conv2d(d):
     (kh, kw), stride, padding, dilation, (h, w) = _draw_conv_geometry(d)
     groups = d.integer(1, 2)
-    n, cin, cout = d.integer(1, 2), groups * d.integer(1, 2), groups * d.integer(1, 2)
+    n, cin, cout = _few(d), groups * _few(d), groups * _few(d)
     return [d.uniform((n, cin, h, w)), d.uniform((cout, cin // groups, kh, kw)), d.uniform((cout,))], {
         "stride": stride, "padding": padding, "dilation": dilation, "groups": groups}
 
@@ -241,7 +251,7 @@ def _draw_conv_transpose2d(d):
     padding = tuple(min(p, ((n - 1) * s + dl * (k - 1) + op) // 2) for p, n, s, dl, k, op in
                     zip(padding, (h, w), stride, dilation, (kh, kw), output_padding))
     groups = d.integer(1, 2)
-    n, cin, cout = d.integer(1, 2), groups * d.integer(1, 2), groups * d.integer(1, 2)
+    n, cin, cout = _few(d), groups * _few(d), groups * _few(d)
     return [d.uniform((n, cin, h, w)), d.uniform((cin, cout // groups, kh, kw)), d.uniform((cout,))], {
         "stride": stride, "padding": padding, "output_padding": output_padding,
         "dilation": dilation, "groups": groups}
@@ -252,9 +262,9 @@ def _draw_pool(values):
         kernel = (d.integer(1, 3), d.integer(1, 3))
         stride = d.choice([None, (d.integer(1, 2), d.integer(1, 2))])
         padding = tuple(d.integer(0, k // 2) for k in kernel)
-        hw = tuple(max(d.integer(1, 6), k - 2 * p) for k, p in zip(kernel, padding))
+        hw = tuple(max(d.integer(1, d.side + 2), k - 2 * p) for k, p in zip(kernel, padding))
         params = {"kernel_size": kernel, "stride": stride, "padding": padding}
-        return [values(d, (d.integer(1, 2), d.integer(1, 2)) + hw)], params
+        return [values(d, (_few(d), _few(d)) + hw)], params
     return draw
 
 
@@ -264,11 +274,11 @@ def _draw_avg_pool(d):
 
 
 def _draw_interpolate(d):
-    shape = (d.integer(1, 2), d.integer(1, 2), d.integer(1, 5), d.integer(1, 5))
+    shape = (_few(d), _few(d), d.integer(1, d.side + 1), d.integer(1, d.side + 1))
     mode = d.choice(["nearest", "bilinear"])
     params = {"mode": mode, "align_corners": d.choice([False, True]) if mode == "bilinear" else None}
     if d.choice([True, False]):
-        params["size"] = (d.integer(1, 7), d.integer(1, 7))
+        params["size"] = (d.integer(1, d.side + 3), d.integer(1, d.side + 3))
     else:
         params["scale_factor"] = d.choice([2, 3, 0.5, 1.5])
         if min(int(np.floor(n * params["scale_factor"])) for n in shape[2:]) < 1:
@@ -277,8 +287,8 @@ def _draw_interpolate(d):
 
 
 def _draw_batch_norm(d):
-    shape = d.choice([(d.integer(2, 4), d.integer(1, 3)),
-                      (d.integer(1, 3), d.integer(1, 3), d.integer(1, 3), d.integer(1, 3))])
+    shape = d.choice([(d.integer(2, d.side), d.integer(1, d.side - 1 or 1)),
+                      tuple(d.integer(1, d.side - 1 or 1) for _ in range(4))])
     if int(np.prod(shape)) // shape[1] < 2:
         shape = (2,) + shape[1:]
     c = shape[1]
@@ -303,8 +313,8 @@ def _draw_dropout(d):
 def _draw_conv2d_3x3(d):
     """The geometry Winograd F(2x2, 3x3) takes: 3x3, stride 1, dilation 1, groups 1."""
     padding = (d.integer(0, 2), d.integer(0, 2))
-    hw = tuple(d.integer(max(1, 3 - 2 * p), 7) for p in padding)
-    n, cin, cout = d.integer(1, 2), d.integer(1, 3), d.integer(1, 3)
+    hw = tuple(d.integer(max(1, 3 - 2 * p), d.side + 3) for p in padding)
+    n, cin, cout = _few(d), d.integer(1, d.side - 1 or 1), d.integer(1, d.side - 1 or 1)
     return [d.uniform((n, cin) + hw), d.uniform((cout, cin, 3, 3)), d.uniform((cout,))], {
         "padding": padding}
 

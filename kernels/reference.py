@@ -330,6 +330,13 @@ def pad(x, widths):
 
 
 def dropout(x, p, seed):
-    """x * mask / (1 - p), the mask drawn as the engine draws it after manual_seed(seed)."""
-    keep = np.random.default_rng(seed).random(np.shape(x)) >= p
-    return np.asarray(x, np.float64) * keep / (1 - p)
+    """x * mask / (1 - p), the mask drawn as the engine draws it after manual_seed(seed): a
+    kernel seed from the engine's generator, then kernels/random_bits.py element by element."""
+    from .random_bits import MASK, lowbias32
+    kernel_seed = int(np.random.default_rng(seed).integers(2 ** 31))
+    x = np.asarray(x, np.float64)
+    out = np.empty_like(x)
+    for i, index in enumerate(np.ndindex(x.shape)):
+        uniform = lowbias32((i + lowbias32(kernel_seed)) & MASK) / 2 ** 32
+        out[index] = x[index] / (1 - p) if uniform >= p else 0.0
+    return out

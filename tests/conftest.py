@@ -1,6 +1,11 @@
 import os
 
-from hypothesis import HealthCheck, settings
+# The "cuda" device runs in Numba's CUDA simulator unless ENGINE_TEST_GPU=1 asks for the real
+# GPU (python -m pytest -m cuda on a GPU machine). Set before Numba is imported.
+if os.environ.get("ENGINE_TEST_GPU") != "1":
+    os.environ.setdefault("NUMBA_ENABLE_CUDASIM", "1")
+
+from hypothesis import HealthCheck, settings  # noqa: E402
 
 # Small example counts keep the whole suite within CI's budget on 2 cores; raise them locally
 # with HYPOTHESIS_PROFILE=thorough.

@@ -7,8 +7,8 @@ from engine.catalog import SIDE
 
 
 class HypothesisDrawer:
-    def __init__(self, data):
-        self.draw = data.draw
+    def __init__(self, data, side=SIDE):
+        self.draw, self.side = data.draw, side
 
     def integer(self, lo, hi):
         return self.draw(st.integers(lo, hi))
@@ -16,9 +16,10 @@ class HypothesisDrawer:
     def choice(self, options):
         return self.draw(st.sampled_from(options))
 
-    def shape(self, min_dims=0, max_dims=3, min_side=1, max_side=SIDE):
+    def shape(self, min_dims=0, max_dims=3, min_side=1, max_side=None):
+        max_side = self.side if max_side is None else min(max_side, self.side)
         return self.draw(hnp.array_shapes(min_dims=min_dims, max_dims=max_dims,
-                                          min_side=min_side, max_side=max_side))
+                                          min_side=min_side, max_side=max(min_side, max_side)))
 
     def uniform(self, shape, lo=-2.0, hi=2.0):
         return self.draw(hnp.arrays(np.float64, shape,

@@ -1,4 +1,6 @@
 """Batch normalization and dropout."""
+import kernels
+
 from ..autograd import Function
 from ..errors import ShapeError
 from ..random import generator
@@ -67,5 +69,6 @@ def dropout(x, p=0.5, training=True):
         return x
     if p == 1:
         return x * 0
-    keep = generator().random(x.shape) >= p
-    return x * Tensor(keep.astype(x.dtype) / (1 - p), device=x.device)
+    seed = int(generator().integers(2 ** 31))
+    mask = kernels.table(x.device).dropout_mask(x.shape, p, seed, x.dtype)
+    return x * Tensor._from_array(mask, x.device)

@@ -4,7 +4,8 @@ import numpy as np
 from .elementwise import sigmoid
 
 __all__ = ["softmax", "softmax_backward", "log_softmax", "log_softmax_backward",
-           "cross_entropy", "cross_entropy_backward", "bce_with_logits", "bce_with_logits_backward"]
+           "cross_entropy", "cross_entropy_backward", "bce_with_logits", "bce_with_logits_backward",
+           "dropout_mask"]
 
 
 def softmax(x, axis):
@@ -48,3 +49,11 @@ def bce_with_logits(x, t):
 def bce_with_logits_backward(x, t, gy):
     """Gradients with respect to the logits and the targets."""
     return (sigmoid(x) - t) * gy, -x * gy
+
+
+def dropout_mask(shape, p, seed, dtype):
+    """1/(1-p) where the element's counter-based uniform number is >= p, else 0."""
+    from ..random_bits import MASK, lowbias32
+    counters = np.arange(int(np.prod(shape)), dtype=np.int64)
+    uniform = lowbias32((counters + lowbias32(seed)) & MASK) / 2.0 ** 32
+    return ((uniform >= p) / (1 - p)).astype(dtype).reshape(shape)

@@ -98,7 +98,8 @@ class Classification(Run):
                 logits = self.model(self.tensor(self.test_set.images[index]))
                 correct += int((logits.argmax(axis=1).numpy() == self.test_set.labels[index]).sum())
         if isinstance(self.model, models.LinearClassifier):
-            self.pictures["templates"] = self.model.linear.weight.numpy().reshape(-1, 28, 28)
+            side = self.test_set.images.shape[-1]
+            self.pictures["templates"] = self.model.linear.weight.numpy().reshape(-1, side, side)
         return {"test_accuracy": correct / len(self.test_set)}
 
 

@@ -17,4 +17,5 @@ from .pool import *         # noqa: F401,F403
 from .norm import *         # noqa: F401,F403
 from .optim import *        # noqa: F401,F403
 
-VARIANTS = {"conv2d": CONV2D_VARIANTS}  # noqa: F405  (named implementations, default first)
+# named implementations, default first
+VARIANTS = {"conv2d": CONV2D_VARIANTS, "matmul": MATMUL_VARIANTS}  # noqa: F405

@@ -30,7 +30,8 @@ def check(case, device):
     reference = BY_NAME.get(case.catalog)
     if reference is None:
         return "unchecked"
-    arrays, params = reference.draw(RandomDrawer(np.random.default_rng(0)))
+    side = 2 if device == "cuda" and eg.cuda.simulated() else 4
+    arrays, params = reference.draw(RandomDrawer(np.random.default_rng(0), side=side))
     got = reference.fn(*(eg.tensor(a, device=device) for a in arrays), **params).numpy()
     want = reference.reference(*arrays, **params)
     return "ok" if np.allclose(got, want, rtol=1e-8, atol=1e-8) else "MISMATCH"
@@ -47,7 +48,16 @@ def rotated(make, count):
     return next_inputs
 
 
-def time_case(case, device, torch, repeats, peaks):
+def time_case(case, device, repeats, peaks):
+    """The engine's row for a case, and its host inputs and output gradient (for torch)."""
+    import kernels
+    if case.op in kernels.table(device).VARIANTS:
+        with eg.use_variant(**{case.op: case.variant}):
+            return _time_case(case, device, repeats, peaks)
+    return _time_case(case, device, repeats, peaks)
+
+
+def _time_case(case, device, repeats, peaks):
     rng = np.random.default_rng(0)
     size = sum(int(np.prod(s)) for s in case.shapes) * 4
     copies = 3 if size < 64 * 2**20 else 1  # rotate small inputs so caches do not flatter them
@@ -66,10 +76,10 @@ def time_case(case, device, torch, repeats, peaks):
 
     row = {"op": case.op, "variant": case.variant, "shape": case.label, "device": device,
            "check": check(case, device)}
-    median, iqr = measure(forward, repeats=repeats)
+    median, iqr = measure(forward, repeats=repeats, device=device)
     row.update(forward_ms=median * 1e3, forward_iqr_ms=iqr * 1e3)
     if case.backward:
-        median, iqr = measure(forward_backward, repeats=repeats)
+        median, iqr = measure(forward_backward, repeats=repeats, device=device)
         row.update(forward_backward_ms=median * 1e3, forward_backward_iqr_ms=iqr * 1e3)
     moved = case.bytes(out.shape)
     seconds = row["forward_ms"] / 1e3
@@ -77,24 +87,29 @@ def time_case(case, device, torch, repeats, peaks):
                intensity=case.flops / moved)
     roof = min(peaks["gflops"], row["intensity"] * peaks["gbytes_per_s"])
     row["roofline_fraction"] = row["gflops"] / roof
-    if torch is not None and case.torch is not None and device == "cpu":
-        tin = rotated(lambda it=iter(host): [torch.tensor(a, requires_grad=True) for a in next(it)],
-                      copies)
-        tgrad = torch.tensor(grad)
+    return row, (host, grad)
 
-        def torch_forward():
-            with torch.no_grad():
-                case.torch(torch, *tin())
 
-        def torch_forward_backward():
-            case.torch(torch, *tin()).backward(tgrad)
+def time_torch(case, row, inputs, torch, repeats):
+    """PyTorch's CPU times for the same op and inputs, and the engine's ratio to them."""
+    host, grad = inputs
+    copies = len(host)
+    tin = rotated(lambda it=iter(host): [torch.tensor(a, requires_grad=True) for a in next(it)],
+                  copies)
+    tgrad = torch.tensor(grad)
 
-        row["torch_forward_ms"] = measure(torch_forward, repeats=repeats)[0] * 1e3
-        row["ratio_forward"] = row["forward_ms"] / row["torch_forward_ms"]
-        if case.backward:
-            row["torch_forward_backward_ms"] = measure(torch_forward_backward, repeats=repeats)[0] * 1e3
-            row["ratio_forward_backward"] = row["forward_backward_ms"] / row["torch_forward_backward_ms"]
-    return row
+    def torch_forward():
+        with torch.no_grad():
+            case.torch(torch, *tin())
+
+    def torch_forward_backward():
+        case.torch(torch, *tin()).backward(tgrad)
+
+    row["torch_forward_ms"] = measure(torch_forward, repeats=repeats)[0] * 1e3
+    row["ratio_forward"] = row["forward_ms"] / row["torch_forward_ms"]
+    if case.backward:
+        row["torch_forward_backward_ms"] = measure(torch_forward_backward, repeats=repeats)[0] * 1e3
+        row["ratio_forward_backward"] = row["forward_backward_ms"] / row["torch_forward_backward_ms"]
 
 
 def print_table(rows, peaks):
@@ -166,20 +181,31 @@ def main(argv=None):
     args = parser.parse_args(argv)
     repeats = args.repeats or (5 if args.quick else 15)
     started = time.perf_counter()
-    torch = torch_or_none()
-    if torch is not None:
-        torch.set_num_threads(os.cpu_count())
-    else:
-        print("PyTorch is not installed: timing the engine alone (pip install -e '.[bench]')")
     peaks = {"gflops": sgemm_rate(), "gbytes_per_s": copy_bandwidth()}
     selected = [c for c in cases() if (not args.quick or c.quick)
                 and (args.op is None or c.op in args.op)
                 and (args.variant is None or c.variant in args.variant)]
-    rows = []
+    rows, timed = [], []
     for device in args.device:
+        import kernels
+        table = kernels.table(device)
         for case in selected:
+            if case.op in table.VARIANTS and case.variant not in table.VARIANTS[case.op]:
+                continue  # variants exist per device
             print(f"  {case.name} {case.label} on {device}", file=sys.stderr, flush=True)
-            rows.append(time_case(case, device, torch, repeats, peaks))
+            row, inputs = time_case(case, device, repeats, peaks)
+            rows.append(row)
+            timed.append((case, row, inputs))
+    # PyTorch is imported only now: its OpenMP and MKL runtimes slow the engine's kernels by up
+    # to 30% once loaded, so each side is timed without the other's threads around.
+    torch = torch_or_none()
+    if torch is None:
+        print("PyTorch is not installed: the engine alone was timed (pip install -e '.[bench]')")
+    else:
+        torch.set_num_threads(os.cpu_count())
+        for case, row, inputs in timed:
+            if case.torch is not None and row["device"] == "cpu":  # torch's CPU build
+                time_torch(case, row, inputs, torch, repeats)
     print_table(rows, peaks)
     training_rows = []
     if not args.no_training and args.op is None:

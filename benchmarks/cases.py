@@ -11,7 +11,9 @@ import numpy as np
 
 import engine.nn.functional as F
 
-CONV_VARIANTS = ("auto", "im2col", "winograd", "direct")
+# every device's variants; each device runs the ones its kernel table has
+CONV_VARIANTS = ("auto", "im2col", "winograd", "direct", "im2col_tiled")
+MATMUL_VARIANTS = ("blas", "cublas", "tiled")
 
 
 @dataclass
@@ -45,7 +47,7 @@ def _conv(variant, label, x, w, padding, quick=True):
     n, cout, h, wd = x[0], w[0], x[2] + 2 * padding - w[2] + 1, x[3] + 2 * padding - w[3] + 1
     flops = 2.0 * n * cout * h * wd * w[1] * w[2] * w[3]
     return BenchCase("conv2d", variant, label, (x, w),
-                     lambda a, b: F.conv2d(a, b, padding=padding, variant=variant),
+                     lambda a, b: F.conv2d(a, b, padding=padding),
                      lambda t, a, b: t.nn.functional.conv2d(a, b, padding=padding), flops,
                      catalog=f"conv2d[{variant}]", quick=quick)
 
@@ -58,8 +60,9 @@ def cases():
         _elementwise("exp", lambda a: a.exp(), lambda t, a: a.exp(), 2 ** 22, 1, quick=False),
         BenchCase("sum", "-", "4096x1024 over axis 1", ((4096, 1024),), lambda a: a.sum(axis=1),
                   lambda t, a: a.sum(1), 4096 * 1024, catalog="sum"),
-        BenchCase("matmul", "-", "1024^3", ((1024, 1024), (1024, 1024)), lambda a, b: a @ b,
-                  lambda t, a, b: a @ b, 2.0 * 1024 ** 3, catalog="matmul"),
+        *(BenchCase("matmul", v, "1024^3", ((1024, 1024), (1024, 1024)), lambda a, b: a @ b,
+                    lambda t, a, b: a @ b, 2.0 * 1024 ** 3, catalog="matmul")
+          for v in MATMUL_VARIANTS),
         BenchCase("linear", "-", "mlp 128x784 -> 256", ((128, 784), (256, 784), (256,)), F.linear,
                   lambda t, a, b, c: t.nn.functional.linear(a, b, c), 2.0 * 128 * 784 * 256,
                   catalog="linear"),

@@ -387,6 +387,7 @@ CASES = [
     _conv2d_variant("direct"),
     _conv2d_variant("winograd", _draw_conv2d_3x3),
     _conv2d_variant("auto"),
+    _conv2d_variant("im2col_tiled"),
     Case("conv_transpose2d", F.conv_transpose2d, ref.conv_transpose2d, _draw_conv_transpose2d),
     Case("max_pool2d", F.max_pool2d, ref.max_pool2d, _draw_pool(distinct)),
     Case("avg_pool2d", F.avg_pool2d, ref.avg_pool2d, _draw_avg_pool),

@@ -1,5 +1,4 @@
 """Tensor: an array on a device, its gradient, and the graph node that computed it."""
-import numbers
 
 import numpy as np
 

@@ -9,3 +9,13 @@ def window_output_size(size, kernel, stride, padding, dilation=1):
 def transposed_output_size(size, kernel, stride, padding, output_padding, dilation=1):
     """The axis size a transposed convolution produces (the conv2d input it is the adjoint for)."""
     return (size - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1
+
+
+def channel_reduction_axes(ndim):
+    """The axes batch statistics reduce over: all but the channel axis (1)."""
+    return (0,) + tuple(range(2, ndim))
+
+
+def per_channel(v, ndim):
+    """A (C,) vector shaped to broadcast against (N, C, ...)."""
+    return v.reshape((1, -1) + (1,) * (ndim - 2))

@@ -15,7 +15,7 @@ from .device import flat, grid, host, xp
 __all__ = [
     "add", "sub", "mul", "div", "neg", "pow", "exp", "log", "sqrt", "abs", "sign",
     "relu", "relu_backward", "leaky_relu", "leaky_relu_backward",
-    "sigmoid", "sigmoid_backward", "tanh", "tanh_backward", "where", "compare", "map_arrays",
+    "sigmoid", "sigmoid_backward", "tanh", "tanh_backward", "where", "compare",
 ]
 
 

@@ -12,7 +12,7 @@ from .tensor import Tensor
 
 
 def gradcheck_command(args):
-    cases = [c for c in CASES if args.op is None or c.name in args.op]
+    cases = [c for c in CASES if (args.op is None or c.name in args.op) and c.runs_on(args.device)]
     if not cases:
         sys.exit(f"gradcheck: no op named {args.op}; ops: {', '.join(c.name for c in CASES)}")
     drawer = RandomDrawer(np.random.default_rng(args.seed))

@@ -97,6 +97,12 @@ class Case:
     draw: Callable  # Drawer -> (list of arrays, dict of params)
     # float32 forward tolerance: normalization amplifies rounding by up to 1/sqrt(eps)
     float32_tol: float = 1e-5
+    variant: tuple = None  # (op, variant name) when the case pins a kernel variant
+
+    def runs_on(self, device):
+        """Whether the device's kernel table has this case's variant (always, without one)."""
+        import kernels
+        return self.variant is None or self.variant[1] in kernels.table(device).VARIANTS[self.variant[0]]
 
 
 def _unary(name, fn, reference, lo=-2.0, hi=2.0, kink_free=False):
@@ -321,7 +327,7 @@ def _draw_conv2d_3x3(d):
 
 def _conv2d_variant(variant, draw=_draw_conv2d):
     return Case(f"conv2d[{variant}]", lambda x, w, b, **p: F.conv2d(x, w, b, variant=variant, **p),
-                ref.conv2d, draw)
+                ref.conv2d, draw, variant=("conv2d", variant))
 
 
 def _seeded_dropout(x, p, seed):

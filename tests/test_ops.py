@@ -9,7 +9,6 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import engine as eg
-import kernels
 from engine.catalog import CASES, SIDE
 from tests.drawer import HypothesisDrawer
 
@@ -26,12 +25,11 @@ def needs_cuda(test):
     return pytest.mark.cuda(skip(test))
 
 
-def _skip_unless_supported(case, device):
+def _skip_unless_supported(case, *devices):
     """Cases naming a kernel variant run only where the device has that variant."""
-    if "[" in case.name:
-        variant = case.name[case.name.index("[") + 1:-1]
-        if variant not in kernels.table(device).VARIANTS["conv2d"]:
-            pytest.skip(f"{device} has no conv2d variant {variant!r}")
+    for device in devices:
+        if not case.runs_on(device):
+            pytest.skip(f"{device} has no {case.variant[0]} variant {case.variant[1]!r}")
 
 
 def _tensors(arrays, dtype, device, requires_grad):
@@ -90,7 +88,7 @@ def test_cuda_backward_matches_numerical_gradient(case, data):
 @settings(max_examples=CUDA_EXAMPLES)
 @given(data=st.data())
 def test_cuda_agrees_with_cpu_in_float32(case, data):
-    _skip_unless_supported(case, "cuda")
+    _skip_unless_supported(case, "cpu", "cuda")
     arrays, params = case.draw(HypothesisDrawer(data, _side("cuda")))
     outputs, grads = {}, {}
     for device in ("cpu", "cuda"):

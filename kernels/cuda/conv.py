@@ -6,7 +6,7 @@ so no two threads write the same element and no atomics are needed.
 from numba import cuda
 
 from ..geometry import window_output_size
-from .device import contiguous, grid, xp
+from .device import contiguous, grid, nchw, xp
 from .linalg import MATMUL_VARIANTS, matmul
 
 __all__ = ["CONV2D_VARIANTS", "conv2d_forward", "conv2d_backward_input", "conv2d_backward_weight",
@@ -42,10 +42,7 @@ def _col2im(cols, x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
     n, c, h, w = x.shape
     i = cuda.grid(1)
     while i < x.size:
-        ix = i % w
-        iy = (i // w) % h
-        ch = (i // (w * h)) % c
-        b = i // (w * h * c)
+        b, ch, iy, ix = nchw(i, c, h, w)
         total = 0.0
         for ki in range(kh):
             ty = iy + ph - ki * dh  # = oy * sh

@@ -48,3 +48,9 @@ def flat(a):
 
 def simulated_or_gpu():
     return "simulator" if xp is np else "gpu"
+
+
+@cuda.jit(device=True)
+def nchw(i, c, h, w):
+    """(n, c, y, x) of flat index i into a C-contiguous (N, c, h, w) array."""
+    return i // (w * h * c), (i // (w * h)) % c, (i // w) % h, i % w

@@ -6,7 +6,7 @@ import numpy as np
 from numba import cuda
 
 from ..geometry import window_output_size
-from .device import contiguous, grid, xp
+from .device import contiguous, grid, nchw, xp
 
 __all__ = ["max_pool2d_forward", "max_pool2d_backward", "avg_pool2d_forward", "avg_pool2d_backward"]
 
@@ -17,8 +17,7 @@ def _max_forward(x, y, argmax, kh, kw, sh, sw, ph, pw):
     oh, ow = y.shape[2], y.shape[3]
     i = cuda.grid(1)
     while i < y.size:
-        ox, oy = i % ow, (i // ow) % oh
-        ch, b = (i // (ow * oh)) % c, i // (ow * oh * c)
+        b, ch, oy, ox = nchw(i, c, oh, ow)
         best, where, found_nan = -math.inf, -1, False
         for ki in range(kh):
             iy = oy * sh - ph + ki
@@ -36,10 +35,11 @@ def _max_forward(x, y, argmax, kh, kw, sh, sw, ph, pw):
 
 
 @cuda.jit(device=True)
-def _first_window(i, pad, kernel, stride):
-    """The first window (output index) covering input index i."""
+def _windows(i, pad, kernel, stride, count):
+    """The range [first, stop) of the windows (output indices) covering input index i."""
     start = i + pad - kernel + 1
-    return 0 if start <= 0 else (start + stride - 1) // stride
+    first = 0 if start <= 0 else (start + stride - 1) // stride
+    return first, min(count, (i + pad) // stride + 1)
 
 
 @cuda.jit
@@ -48,11 +48,12 @@ def _max_backward(gy, argmax, gx, kh, kw, sh, sw, ph, pw):
     oh, ow = gy.shape[2], gy.shape[3]
     i = cuda.grid(1)
     while i < gx.size:
-        ix, iy = i % w, (i // w) % h
-        ch, b = (i // (w * h)) % c, i // (w * h * c)
+        b, ch, iy, ix = nchw(i, c, h, w)
+        y0, y1 = _windows(iy, ph, kh, sh, oh)
+        x0, x1 = _windows(ix, pw, kw, sw, ow)
         total = 0.0
-        for oy in range(_first_window(iy, ph, kh, sh), min(oh, (iy + ph) // sh + 1)):
-            for ox in range(_first_window(ix, pw, kw, sw), min(ow, (ix + pw) // sw + 1)):
+        for oy in range(y0, y1):
+            for ox in range(x0, x1):
                 if argmax[b, ch, oy, ox] == iy * w + ix:
                     total += gy[b, ch, oy, ox]
         gx[b, ch, iy, ix] = total
@@ -73,8 +74,7 @@ def _avg_forward(x, y, kh, kw, sh, sw, ph, pw, include_pad):
     oh, ow = y.shape[2], y.shape[3]
     i = cuda.grid(1)
     while i < y.size:
-        ox, oy = i % ow, (i // ow) % oh
-        ch, b = (i // (ow * oh)) % c, i // (ow * oh * c)
+        b, ch, oy, ox = nchw(i, c, oh, ow)
         total = 0.0
         for ki in range(kh):
             iy = oy * sh - ph + ki
@@ -92,11 +92,12 @@ def _avg_backward(gy, gx, kh, kw, sh, sw, ph, pw, include_pad):
     oh, ow = gy.shape[2], gy.shape[3]
     i = cuda.grid(1)
     while i < gx.size:
-        ix, iy = i % w, (i // w) % h
-        ch, b = (i // (w * h)) % c, i // (w * h * c)
+        b, ch, iy, ix = nchw(i, c, h, w)
+        y0, y1 = _windows(iy, ph, kh, sh, oh)
+        x0, x1 = _windows(ix, pw, kw, sw, ow)
         total = 0.0
-        for oy in range(_first_window(iy, ph, kh, sh), min(oh, (iy + ph) // sh + 1)):
-            for ox in range(_first_window(ix, pw, kw, sw), min(ow, (ix + pw) // sw + 1)):
+        for oy in range(y0, y1):
+            for ox in range(x0, x1):
                 total += gy[b, ch, oy, ox] / _divisor(oy, ox, h, w, kh, kw, sh, sw, ph, pw,
                                                       include_pad)
         gx[b, ch, iy, ix] = total

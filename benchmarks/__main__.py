@@ -18,7 +18,7 @@ import time
 import numpy as np
 
 import engine as eg
-from engine.catalog import BY_NAME, RandomDrawer
+from engine.check.catalog import BY_NAME, RandomDrawer
 
 from . import training
 from .cases import cases

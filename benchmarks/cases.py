@@ -26,7 +26,7 @@ class BenchCase:
     torch: Callable = None         # (torch module, *torch tensors) -> torch tensor
     flops: float = 0.0             # forward
     extra: dict = field(default_factory=dict)
-    catalog: str = None            # the engine.catalog case that checks this op (and variant)
+    catalog: str = None            # the engine.check.catalog case that checks this op (and variant)
     quick: bool = True             # part of --quick
     backward: bool = True
 

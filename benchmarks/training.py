@@ -11,7 +11,8 @@ import os
 import numpy as np
 
 import engine as eg
-from engine import models, nn, optim
+from engine import nn, optim
+from engine.course import models
 
 from .timing import measure, torch_or_none
 

@@ -18,7 +18,7 @@ from .random import manual_seed  # noqa: F401
 from .variants import use_variant  # noqa: F401
 from .tensor import Tensor, bool_, float32, float64, int32, int64  # noqa: F401
 from .ops import cat, stack, where  # noqa: F401,E402
-from .gradcheck import gradcheck  # noqa: F401,E402
+from .check import gradcheck  # noqa: F401,E402
 from .serialization import load, save  # noqa: F401,E402
 from . import nn, optim  # noqa: F401,E402
 

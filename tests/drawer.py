@@ -3,7 +3,7 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from engine.catalog import SIDE
+from engine.check.catalog import SIDE
 
 
 class HypothesisDrawer:

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 import engine as eg
-from engine import data, models, nn, optim, train
+from engine import nn, optim
+from engine.course import data, models, train
 
 pytestmark = [pytest.mark.cuda,
               pytest.mark.skipif(not eg.cuda.is_available(), reason="no cuda device (nor simulator)")]

@@ -86,7 +86,7 @@ def test_command_line_rejects_an_unknown_op():
 
 
 # --- the report behind python -m engine gradcheck ----------------------------------------------
-from engine.gradcheck import format_report, report  # noqa: E402
+from engine.check.gradcheck import format_report, report  # noqa: E402
 
 
 @given(shape=hnp.array_shapes(min_dims=1, max_dims=2, max_side=4), data=st.data())

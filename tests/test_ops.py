@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import engine as eg
-from engine.catalog import CASES, SIDE
+from engine.check.catalog import CASES, SIDE
 from tests.drawer import HypothesisDrawer
 
 CUDA_EXAMPLES = 4

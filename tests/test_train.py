@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import engine as eg
-from engine import data, train
+from engine.course import data, train
 from engine.__main__ import main
 
 

@@ -3,9 +3,9 @@ import warnings
 
 import numpy as np
 
-from .autograd import no_grad
-from .errors import DTypeError, GradcheckError
-from .tensor import Tensor
+from ..autograd import no_grad
+from ..errors import DTypeError, GradcheckError
+from ..tensor import Tensor
 
 
 def _call(fn, args):

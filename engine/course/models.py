@@ -1,6 +1,6 @@
 """The course's networks, built from engine.nn."""
-from . import nn
-from .ops import cat
+from .. import nn
+from ..ops import cat
 
 
 class LinearClassifier(nn.Module):

@@ -13,12 +13,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import data, models, nn, optim
-from .autograd import no_grad
-from .profiler import Profile, profile
-from .random import manual_seed
-from .serialization import load, save
-from .tensor import Tensor
+from .. import nn, optim
+from . import data, models
+from ..autograd import no_grad
+from ..profiler import Profile, profile
+from ..random import manual_seed
+from ..serialization import load, save
+from ..tensor import Tensor
 
 F = nn.functional
 SIGMA = 25 / 255  # the denoising tasks' noise level

@@ -11,9 +11,10 @@ import numpy as np
 
 import kernels.reference as ref
 
-from . import nn
-from .ops import cat, stack, where
-from .random import manual_seed
+from .. import nn
+from ..ops import cat, stack, where
+from ..random import manual_seed
+from ..tensor import Tensor
 
 F = nn.functional
 SIDE = 4  # largest side drawn: the full-Jacobian check grows with the element count
@@ -223,7 +224,7 @@ def _draw_same_pair(lo_t, hi_t):
 
 def _tensor_target(fn):
     """fn with its `target` param made a tensor on the input's device (an integer array)."""
-    from .tensor import Tensor
+
 
     def call(x, target, **params):
         return fn(x, Tensor(target, device=x.device), **params)
@@ -336,7 +337,7 @@ def _seeded_dropout(x, p, seed):
 
 
 def _eval_batch_norm(x, w, b, running_mean, running_var):
-    from .tensor import Tensor
+
     stats = [Tensor(a, dtype=x.dtype, device=x.device) for a in (running_mean, running_var)]
     return F.batch_norm(x, *stats, w, b, training=False)
 

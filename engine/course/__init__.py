@@ -1,0 +1,1 @@
+"""The course application: its data sets, networks and `python -m engine train`."""

@@ -18,6 +18,7 @@ import time
 import numpy as np
 
 import engine as eg
+from engine import backend
 from engine.check.catalog import BY_NAME, RandomDrawer
 
 from . import training
@@ -30,7 +31,7 @@ def check(case, device):
     reference = BY_NAME.get(case.catalog)
     if reference is None:
         return "unchecked"
-    side = 2 if device == "cuda" and eg.cuda.simulated() else 4
+    side = 2 if backend.simulated(device) else 4
     arrays, params = reference.draw(RandomDrawer(np.random.default_rng(0), side=side))
     got = reference.fn(*(eg.tensor(a, device=device) for a in arrays), **params).numpy()
     want = reference.reference(*arrays, **params)
@@ -50,8 +51,7 @@ def rotated(make, count):
 
 def time_case(case, device, repeats, peaks):
     """The engine's row for a case, and its host inputs and output gradient (for torch)."""
-    import kernels
-    if case.op in kernels.table(device).VARIANTS:
+    if backend.variants(case.op, device):
         with eg.use_variant(**{case.op: case.variant}):
             return _time_case(case, device, repeats, peaks)
     return _time_case(case, device, repeats, peaks)
@@ -187,10 +187,8 @@ def main(argv=None):
                 and (args.variant is None or c.variant in args.variant)]
     rows, timed = [], []
     for device in args.device:
-        import kernels
-        table = kernels.table(device)
         for case in selected:
-            if case.op in table.VARIANTS and case.variant not in table.VARIANTS[case.op]:
+            if backend.variants(case.op, device) and not backend.runs_on(case.op, case.variant, device):
                 continue  # variants exist per device
             print(f"  {case.name} {case.label} on {device}", file=sys.stderr, flush=True)
             row, inputs = time_case(case, device, repeats, peaks)

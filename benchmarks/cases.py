@@ -10,10 +10,8 @@ from typing import Callable
 import numpy as np
 
 import engine.nn.functional as F
+from engine import backend
 
-# every device's variants; each device runs the ones its kernel table has
-CONV_VARIANTS = ("auto", "im2col", "winograd", "direct", "im2col_tiled")
-MATMUL_VARIANTS = ("blas", "cublas", "tiled")
 
 
 @dataclass
@@ -62,7 +60,7 @@ def cases():
                   lambda t, a: a.sum(1), 4096 * 1024, catalog="sum"),
         *(BenchCase("matmul", v, "1024^3", ((1024, 1024), (1024, 1024)), lambda a, b: a @ b,
                     lambda t, a, b: a @ b, 2.0 * 1024 ** 3, catalog="matmul")
-          for v in MATMUL_VARIANTS),
+          for v in backend.all_variants("matmul")),
         BenchCase("linear", "-", "mlp 128x784 -> 256", ((128, 784), (256, 784), (256,)), F.linear,
                   lambda t, a, b, c: t.nn.functional.linear(a, b, c), 2.0 * 128 * 784 * 256,
                   catalog="linear"),
@@ -87,7 +85,7 @@ def cases():
                   lambda t, a, b: t.nn.functional.conv_transpose2d(a, b, stride=2),
                   2.0 * 16 * 32 * 12 * 12 * 16 * 4, catalog="conv_transpose2d"),
     ]
-    for variant in CONV_VARIANTS:
+    for variant in backend.all_variants("conv2d"):  # each device runs those it has
         out.append(_conv(variant, "mnist-cnn 64x1x28x28 * 32x1x3x3", (64, 1, 28, 28), (32, 1, 3, 3), 1))
         out.append(_conv(variant, "cnn 64x32x14x14 * 64x32x3x3", (64, 32, 14, 14), (64, 32, 3, 3), 1,
                          quick=variant != "direct"))

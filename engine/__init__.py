@@ -10,12 +10,12 @@ os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "16")
 import numpy as np  # noqa: E402
 
 from . import cuda  # noqa: F401
-from .autograd import enable_grad, is_grad_enabled, no_grad  # noqa: F401
+from .autograd import Function, enable_grad, is_grad_enabled, no_grad  # noqa: F401
+from .backend import use_variant  # noqa: F401
 from .errors import (CheckpointError, DeviceError, DTypeError, EngineError,  # noqa: F401
-                     GradcheckError, GraphError, ShapeError)
+                     GradcheckError, GraphError, ShapeError, VariantError)
 from .profiler import profile  # noqa: F401
 from .random import manual_seed  # noqa: F401
-from .variants import use_variant  # noqa: F401
 from .tensor import Tensor, bool_, float32, float64, int32, int64  # noqa: F401
 from .ops import cat, stack, where  # noqa: F401,E402
 from .check import gradcheck  # noqa: F401,E402
@@ -56,3 +56,10 @@ def arange(start, stop=None, step=1, dtype=None, device="cpu"):
     values = np.arange(start, stop, step)
     return tensor(values if dtype is not None or values.dtype.kind != "f" else values.astype(float32),
                   dtype=dtype, device=device)
+
+
+def empty_cache():
+    """Free the scratch buffers that the CPU kernels keep for reuse, in every thread (each
+    thread's cache is bounded, see kernels.cpu.workspace.MAX_BYTES); the CUDA backend keeps none."""
+    from kernels.cpu import workspace
+    workspace.clear_all()

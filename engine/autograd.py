@@ -1,70 +1,74 @@
 """Reverse-mode autodiff: Function nodes, the backward walk over the graph, no_grad."""
 import contextlib
+import threading
 import time
 
 import numpy as np
 
-import kernels
+from . import backend, profiler
+from .errors import GraphError, ShapeError
 
-from . import profiler
-from .errors import DeviceError, GraphError, ShapeError
 
-_grad_enabled = True
+class _GradMode(threading.local):
+    """Grad mode is per thread, as in PyTorch: a no_grad block in one thread leaves the others
+    recording, and a new thread starts with grad enabled."""
+
+    def __init__(self):
+        self.enabled = True
+        self.outer = []  # the modes that open no_grad/enable_grad blocks restore, innermost last
+
+
+_grad_state = _GradMode()
 
 
 def is_grad_enabled():
-    return _grad_enabled
+    return _grad_state.enabled
 
 
 @contextlib.contextmanager
 def _grad_mode(enabled):
-    global _grad_enabled
-    previous, _grad_enabled = _grad_enabled, enabled
-    try:
+    with (enable_grad() if enabled else no_grad()):
         yield
-    finally:
-        _grad_enabled = previous
 
 
 class no_grad(contextlib.ContextDecorator):
-    """Context manager and decorator: operations inside record no graph."""
+    """Context manager and decorator: operations inside record no graph (in this thread).
+
+    The mode to restore is kept per thread, not on the instance, so one instance (a decorator)
+    may be entered by several threads at once."""
+
+    _enabled = False
 
     def __enter__(self):
-        self._mode = _grad_mode(False)
-        self._mode.__enter__()
+        _grad_state.outer.append(_grad_state.enabled)
+        _grad_state.enabled = self._enabled
 
     def __exit__(self, *exc):
-        return self._mode.__exit__(*exc)
+        _grad_state.enabled = _grad_state.outer.pop()
+        return False
 
 
 class enable_grad(no_grad):
     """Context manager and decorator: record the graph again inside a no_grad block."""
 
-    def __enter__(self):
-        self._mode = _grad_mode(True)
-        self._mode.__enter__()
-
-
-def common_device(op, tensors):
-    devices = {t.device for t in tensors}
-    if len(devices) > 1:
-        raise DeviceError(f"{op}: tensors on different devices {sorted(devices)}; "
-                          "move them to one device with .to(device)")
-    return devices.pop() if devices else "cpu"
+    _enabled = True
 
 
 class Function:
-    """One operation in the graph. Subclasses define forward and backward on raw arrays.
+    """One operation in the graph: subclass it with forward and backward on raw arrays.
 
     forward(*args, **kwargs) gets each Tensor argument as its array (other arguments as they
-    are) and returns one array. backward(gy) returns one gradient (or None) per positional
-    argument; a gradient may have the broadcast shape, the engine sums it back.
-    `self.kernels` is the kernel table of the inputs' device.
+    are) and returns one array; `self.save(...)` keeps what backward needs in `self.saved`.
+    backward(gy) returns one gradient (or None) per positional argument of forward; a gradient
+    may have the broadcast shape, the engine sums it back. `self.kernels` is the kernel table
+    of the inputs' device, `self.kernel(family, ...)` the variant of a family that runs.
+    Call it as `MyFunction.apply(*args, **kwargs)`.
     """
 
     name = None  # the op's name in errors and profiles; by default the class name in lower case
     backward_cost = 1  # the backward's FLOPs as a multiple of the forward's (2 for GEMM-like ops)
     flops = None  # set by forward where an output element costs more than one operation
+    variant = None  # the variant that ran, for ops with several implementations
 
     def __init__(self, kernels_table, needs_input_grad):
         self.kernels = kernels_table
@@ -80,6 +84,12 @@ class Function:
     def save(self, *values):
         self.saved = values
 
+    def kernel(self, family, explicit=None, **context):
+        """The implementation of `family` (conv2d, matmul, a fused composite) this call runs,
+        decided once by the engine's backend module; remembered in self.variant."""
+        self.variant, implementation = backend.resolve(self.kernels, family, explicit, **context)
+        return implementation
+
     def forward(self, *args, **kwargs):
         raise NotImplementedError
 
@@ -94,17 +104,18 @@ class Function:
     def apply(cls, *args, **kwargs):
         from .tensor import Tensor
         tensors = [a for a in args if isinstance(a, Tensor)]
-        device = common_device(cls.op_name(), tensors)
+        device = backend.common_device(cls.op_name(), tensors)
         needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
-        record = _grad_enabled and any(needs)
-        fn = cls(kernels.table(device), needs)
+        record = _grad_state.enabled and any(needs)
+        fn = cls(backend.table(device), needs)
         recording = profiler.active()
         started = time.perf_counter() if recording else 0
         out = fn.forward(*(a.data if isinstance(a, Tensor) else a for a in args), **kwargs)
         if recording:
             if fn.flops is None:
                 fn.flops = float(np.prod(out.shape))
-            recording.record(fn.op_name(), "forward", time.perf_counter() - started, fn.flops)
+            recording.record(fn.op_name(), "forward", time.perf_counter() - started, fn.flops,
+                             fn.variant)
         # Only a transfer between devices (ToDevice) sets output_device.
         y = Tensor._from_array(out, getattr(fn, "output_device", device), requires_grad=record)
         if record:
@@ -113,6 +124,27 @@ class Function:
         else:
             fn.saved = ()
         return y
+
+    def input_gradients(self, gy):
+        """backward(gy), checked: one gradient per input, each of a shape that sums to it."""
+        grads = self.backward(gy)
+        if not isinstance(grads, (tuple, list)):
+            grads = (grads,)
+        if len(grads) != len(self.inputs):
+            raise GraphError(f"{self.op_name()}: backward returned {len(grads)} gradients for "
+                             f"{len(self.inputs)} inputs; return one (or None) per input of forward")
+        for i, (a, g) in enumerate(zip(self.inputs, grads)):
+            shape = getattr(a, "shape", None)
+            if g is not None and shape is not None and not _sums_to(tuple(g.shape), shape):
+                raise ShapeError(f"{self.op_name()}: backward returned a gradient of shape "
+                                 f"{tuple(g.shape)} for input {i} of shape {shape}")
+        return grads
+
+
+def _sums_to(grad_shape, shape):
+    """Whether a gradient of grad_shape is that of `shape`, perhaps broadcast."""
+    lead = len(grad_shape) - len(shape)
+    return lead >= 0 and all(n == m or n == 1 for n, m in zip(shape, grad_shape[lead:]))
 
 
 def _topological_order(root):
@@ -139,7 +171,7 @@ def backward(root, grad=None, retain_graph=False):
     from .tensor import Tensor
     if not root.requires_grad:
         raise GraphError("backward: the tensor does not require grad and has no graph")
-    k = kernels.table(root.device)
+    k = backend.table(root.device)
     if grad is None:
         if root.numel() != 1:
             raise ShapeError(f"backward: grad can be omitted only for a tensor of one element, "
@@ -166,17 +198,17 @@ def backward(root, grad=None, retain_graph=False):
                              "backward; pass retain_graph=True to the first one to go through it twice")
         recording = profiler.active()
         started = time.perf_counter() if recording else 0
-        input_grads = fn.backward(g)
+        input_grads = fn.input_gradients(g)
         if recording:
             recording.record(fn.op_name(), "backward", time.perf_counter() - started,
-                             (fn.flops or 0) * fn.backward_cost)
+                             (fn.flops or 0) * fn.backward_cost, fn.variant)
         inputs = fn.inputs
         if not retain_graph:
             fn.free()
         for a, ga in zip(inputs, input_grads):
             if ga is None or not (isinstance(a, Tensor) and a.requires_grad):
                 continue
-            k = kernels.table(a.device)
+            k = backend.table(a.device)
             if tuple(ga.shape) != a.shape:
                 ga = k.sum_to_shape(ga, a.shape)
             previous = grads.get(id(a))
@@ -188,7 +220,7 @@ def _accumulate(leaf, g, stored):
     or its memory already went to another leaf (x + y hands both the same array), so that no
     two .grad tensors share memory."""
     from .tensor import Tensor
-    k = kernels.table(leaf.device)
+    k = backend.table(leaf.device)
     g = k.astype(g, leaf.dtype)
     if leaf.grad is not None:
         g = k.add(leaf.grad.data, g)

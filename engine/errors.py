@@ -1,20 +1,6 @@
-"""The engine's errors. Each subclasses the builtin a Python user would expect to catch."""
-
-
-class EngineError(Exception):
-    """Base of every error the engine raises on purpose."""
-
-
-class ShapeError(EngineError, ValueError):
-    """Shapes that do not fit the operation."""
-
-
-class DTypeError(EngineError, TypeError):
-    """A dtype the operation cannot take."""
-
-
-class DeviceError(EngineError, RuntimeError):
-    """A device that is missing, or tensors on different devices."""
+"""The engine's errors: the kernels' own (shapes, dtypes, devices, variants) and the graph's,
+the checker's and the checkpoints'. Each subclasses the builtin a Python user would expect."""
+from kernels.errors import DeviceError, DTypeError, EngineError, ShapeError, VariantError  # noqa: F401
 
 
 class GraphError(EngineError, RuntimeError):

@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-import kernels
+from . import backend
 
 
 class Optimizer:
@@ -26,14 +26,14 @@ class Optimizer:
     def step(self):
         for p, state in zip(self.params, self.state):
             if p.grad is not None:
-                self._update(p, p.grad.data, state, kernels.table(p.device))
+                self._update(p, p.grad.data, state, backend.table(p.device))
 
     def _update(self, p, g, state, k):
         raise NotImplementedError
 
     def state_dict(self):
         """Learning rate and per-parameter state as host arrays: all a resumed run needs."""
-        state = {str(i): {name: np.array(kernels.table(p.device).to_host(v))
+        state = {str(i): {name: np.array(backend.table(p.device).to_host(v))
                           if hasattr(v, "shape") else v for name, v in s.items()}
                  for i, (p, s) in enumerate(zip(self.params, self.state))}
         return {"lr": self.lr, "state": state}
@@ -41,7 +41,7 @@ class Optimizer:
     def load_state_dict(self, saved):
         self.lr = float(saved["lr"])
         for i, p in enumerate(self.params):
-            k = kernels.table(p.device)
+            k = backend.table(p.device)
             self.state[i] = {name: _restore(value, p, k)
                              for name, value in saved["state"].get(str(i), {}).items()}
 
@@ -68,7 +68,8 @@ class SGD(Optimizer):
         self.weight_decay, self.nesterov = weight_decay, nesterov
 
     def _update(self, p, g, state, k):
-        state["momentum_buffer"] = k.sgd_step(
+        _, sgd_step = backend.resolve(k, "sgd_step")
+        state["momentum_buffer"] = sgd_step(
             p.data, g, state.get("momentum_buffer"), self.lr, self.momentum, self.dampening,
             self.weight_decay, self.nesterov)
 
@@ -85,7 +86,8 @@ class Adam(Optimizer):
 
     def _update(self, p, g, state, k):
         step = state.get("step", 0) + 1
-        m, v = k.adam_step(p.data, g, state.get("exp_avg"), state.get("exp_avg_sq"), step, self.lr,
+        _, adam_step = backend.resolve(k, "adam_step")
+        m, v = adam_step(p.data, g, state.get("exp_avg"), state.get("exp_avg_sq"), step, self.lr,
                            *self.betas, self.eps, self.weight_decay)
         state.update(step=step, exp_avg=m, exp_avg_sq=v)
 

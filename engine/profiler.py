@@ -3,17 +3,27 @@
 Every Function's forward and backward is timed (wall clock, after the kernel returns) and its
 floating-point operations counted: an op sets self.flops in forward (GEMM-like ops count
 2*m*n*k, elementwise ops default to one per output element) and its backward costs
-backward_cost times that.
+backward_cost times that. Ops with several implementations get a row per variant that ran
+(conv2d[winograd], conv2d[im2col]): "auto" shows as the variant it chose.
+
+Profiling is per thread: a profile records the ops run by the thread that opened it, and
+another thread's ops go to that thread's own profile, if it has one open.
 """
+import threading
 import time
 from collections import defaultdict
 
-_active = None
+
+class _Active(threading.local):
+    profile = None  # the innermost open Profile of this thread
+
+
+_state = _Active()
 
 
 def active():
-    """The Profile recording now, or None."""
-    return _active
+    """The Profile recording this thread's ops now, or None."""
+    return _state.profile
 
 
 class Profile:
@@ -22,18 +32,16 @@ class Profile:
                                           "backward_calls": 0, "flops": 0.0})
 
     def __enter__(self):
-        global _active
-        self._outer, _active = _active, self
+        self._outer, _state.profile = _state.profile, self
         self._started = time.perf_counter()
         return self
 
     def __exit__(self, *exc):
-        global _active
-        _active = self._outer
+        _state.profile = self._outer
         self.wall_s = time.perf_counter() - self._started
 
-    def record(self, op, phase, seconds, flops):
-        entry = self.stats[op]
+    def record(self, op, phase, seconds, flops, variant=None):
+        entry = self.stats[op, variant]
         if phase == "forward":
             entry["calls"] += 1
             entry["forward_s"] += seconds
@@ -43,11 +51,13 @@ class Profile:
         entry["flops"] += flops or 0
 
     def rows(self):
-        """One dict per op, the most expensive first."""
+        """One dict per op and variant (None for ops with one implementation), the most
+        expensive first; "name" is op[variant]."""
         rows = []
-        for op, e in self.stats.items():
+        for (op, variant), e in self.stats.items():
             total = e["forward_s"] + e["backward_s"]
-            rows.append(dict(op=op, total_s=total, gflops_per_s=e["flops"] / total / 1e9 if total else 0.0,
+            name = op if variant is None else f"{op}[{variant}]"
+            rows.append(dict(op=op, variant=variant, name=name, total_s=total, gflops_per_s=e["flops"] / total / 1e9 if total else 0.0,
                              **e))
         return sorted(rows, key=lambda r: -r["total_s"])
 
@@ -58,7 +68,7 @@ class Profile:
                   f"{'share':>8}{'GFLOP':>10}{'GFLOP/s':>10}")
         lines = [header, "-" * len(header)]
         for r in rows:
-            lines.append(f"{r['op']:<34}{r['calls']:>7}{r['forward_s'] * 1e3:>12.2f}"
+            lines.append(f"{r['name']:<34}{r['calls']:>7}{r['forward_s'] * 1e3:>12.2f}"
                          f"{r['backward_s'] * 1e3:>13.2f}{r['total_s'] * 1e3:>11.2f}"
                          f"{r['total_s'] / total:>8.1%}{r['flops'] / 1e9:>10.3f}"
                          f"{r['gflops_per_s']:>10.1f}")

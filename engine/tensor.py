@@ -2,7 +2,7 @@
 
 import numpy as np
 
-import kernels
+from . import backend
 
 from . import autograd
 from .errors import DTypeError, ShapeError
@@ -52,7 +52,7 @@ class Tensor:
     def __init__(self, data, dtype=None, device="cpu", requires_grad=False):
         host = _host_array(data, dtype)
         _check_requires_grad(host.dtype, requires_grad)
-        self.data = kernels.table(device).from_host(host)
+        self.data = backend.table(device).from_host(host)
         self.device = device
         self.requires_grad = requires_grad
         self.grad = None
@@ -94,7 +94,7 @@ class Tensor:
         return self.shape[0]
 
     def __repr__(self):
-        extra = f", device='{self.device}'" if self.device != "cpu" else ""
+        extra = f", device='{self.device}'" if self.device != backend.HOST else ""
         if self._ctx is not None:
             extra += f", grad_fn={self._ctx.op_name()}"
         elif self.requires_grad:
@@ -105,7 +105,7 @@ class Tensor:
     # --- moving and detaching -------------------------------------------------------------------
     def numpy(self):
         """The values as a host numpy array (copied from the device when it is not the host)."""
-        return kernels.table(self.device).to_host(self.data)
+        return backend.table(self.device).to_host(self.data)
 
     def item(self):
         if self.numel() != 1:
@@ -117,8 +117,9 @@ class Tensor:
         """This tensor on another device ("cpu", "cuda") or with another dtype; differentiable."""
         from .ops import shape as shape_ops
         if isinstance(target, str) and not _is_dtype_name(target):
-            kernels.table(target)  # DeviceError for an unknown or unavailable device
-            return self if target == self.device else shape_ops.ToDevice.apply(self, device=target)
+            backend.table(target)  # DeviceError for an unknown or unavailable device
+            return self if target == self.device else shape_ops.ToDevice.apply(self, self.device,
+                                                                              target)
         return self.astype(target)
 
     def astype(self, dtype):

@@ -1,26 +1,35 @@
-"""Hand-written kernels, one package per backend, all filling the same table of functions.
+"""Hand-written kernels on raw arrays, one package per backend; nothing here knows the graph.
 
-An op asks `table(device)` for its device's kernels and never branches on the device itself.
-A new backend is a new package here that defines the same names as `kernels.cpu`.
+kernels/contract.py declares the primitives every backend provides, kernels/composite.py writes
+everything else once over them, and KernelTable puts one backend's together: an attribute per
+primitive and composite, and the named variants of its variant families. The engine (its
+backend module) decides which device uses which package and which variant runs.
 """
-import importlib
+import functools
 
-from engine.errors import DeviceError
-
-DEVICES = ("cpu", "cuda")
-_tables = {}
+from . import composite, contract
 
 
-def table(device):
-    """The kernel table (a module) of `device`."""
-    try:
-        return _tables[device]
-    except KeyError:
-        pass
-    if device not in DEVICES:
-        raise DeviceError(f"unknown device {device!r}; expected one of {DEVICES}")
-    if device == "cuda":
-        import engine.cuda
-        engine.cuda.require()
-    _tables[device] = importlib.import_module(f"kernels.{device}")
-    return _tables[device]
+class KernelTable:
+    """One backend's kernels. `variants[family]` maps each variant name to its implementation,
+    the default first; an overridden composite stays there as the variant "composite"."""
+
+    def __init__(self, package):
+        self.name = package.__name__
+        missing = [p for p in contract.PRIMITIVES if not callable(getattr(package, p, None))]
+        if missing:
+            raise ImportError(f"{self.name} does not provide the primitives {missing} "
+                              "(see kernels/contract.py)")
+        for p in contract.PRIMITIVES:
+            setattr(self, p, getattr(package, p))
+        self.variants = {family: dict(impls) for family, impls in package.VARIANTS.items()}
+        self.auto = dict(getattr(package, "AUTO", {}))
+        for name in composite.COMPOSITES:
+            written_once = functools.partial(getattr(composite, name), self)
+            if name in self.variants:
+                self.variants[name]["composite"] = written_once
+            setattr(self, name, self.variants[name][next(iter(self.variants[name]))]
+                    if name in self.variants else written_once)
+
+    def __repr__(self):
+        return f"<kernel table of {self.name}>"

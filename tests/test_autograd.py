@@ -179,3 +179,49 @@ def test_a_supplied_grad_is_copied():
     x.reshape(3).backward(seed)
     seed[:] = 7
     assert x.grad.numpy().max() == 1
+
+
+class Cube(eg.Function):
+    """The README's custom function: forward and backward on raw arrays."""
+
+    def forward(self, x):
+        self.save(x)
+        return x ** 3
+
+    def backward(self, gy):
+        (x,) = self.saved
+        return (gy * 3 * x * x,)
+
+
+def test_a_users_function_joins_the_graph_and_passes_gradcheck():
+    x = eg.tensor(np.linspace(-1.5, 1.5, 6).reshape(2, 3), requires_grad=True)
+    y = (Cube.apply(x) * 2).sum()
+    y.backward()
+    np.testing.assert_allclose(x.grad.numpy(), 6 * x.numpy() ** 2)
+    assert eg.gradcheck(lambda t: Cube.apply(t), [x])
+    with eg.profile() as p:
+        Cube.apply(x).sum().backward()
+    assert "cube" in {r["op"] for r in p.rows()}
+
+
+def test_a_backward_with_the_wrong_number_or_shape_of_gradients_is_named():
+    class TooMany(eg.Function):
+        def forward(self, x):
+            return x * 2
+
+        def backward(self, gy):
+            return gy * 2, gy
+
+    class WrongShape(eg.Function):
+        def forward(self, x, scale):
+            return x * scale
+
+        def backward(self, gy):
+            return gy[:1], None
+
+    x = eg.tensor(np.ones((3, 2)), requires_grad=True)
+    with pytest.raises(eg.GraphError, match="toomany: backward returned 2 gradients for 1 inputs"):
+        TooMany.apply(x).sum().backward()
+    with pytest.raises(eg.ShapeError, match=r"wrongshape: backward returned a gradient of shape "
+                                            r"\(1, 2\) for input 0 of shape \(3, 2\)"):
+        WrongShape.apply(x, 2.0).sum().backward()

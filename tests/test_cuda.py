@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import engine as eg
+from engine import backend
 from engine import nn, optim
 from engine.course import data, models, train
 
@@ -82,5 +83,5 @@ def test_without_gpu_or_simulator_the_reason_is_given(monkeypatch):
     except ImportError:
         pass
     monkeypatch.delenv("NUMBA_ENABLE_CUDASIM", raising=False)
-    reason = eg.cuda._why_unavailable.__wrapped__()
+    reason = backend.why_unavailable("cuda")
     assert "CuPy is not installed" in reason and "NUMBA_ENABLE_CUDASIM=1" in reason

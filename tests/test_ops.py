@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import engine as eg
+from engine import backend
 from engine.check.catalog import CASES, SIDE
 from tests.drawer import HypothesisDrawer
 
@@ -17,7 +18,7 @@ CUDA_SIDE = 2  # the simulator's cost grows with every element of every kernel l
 
 
 def _side(device):
-    return CUDA_SIDE if device == "cuda" and eg.cuda.simulated() else SIDE
+    return CUDA_SIDE if backend.simulated(device) else SIDE
 
 
 def needs_cuda(test):

@@ -3,13 +3,13 @@ import math
 
 import numpy as np
 
-import kernels
+from .. import backend
 
 from ..random import generator
 
 
 def _fill(tensor, values):
-    tensor.data = kernels.table(tensor.device).from_host(np.asarray(values, tensor.dtype))
+    tensor.data = backend.table(tensor.device).from_host(np.asarray(values, tensor.dtype))
     return tensor
 
 

@@ -3,7 +3,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-import kernels
+from .. import backend
 
 from ..autograd import no_grad
 from ..errors import ShapeError
@@ -118,7 +118,7 @@ class Module:
         """Move every parameter and buffer to `device` in place (they stay the same objects)."""
         for t in list(self.parameters()) + list(self.buffers()):
             if t.device != device:
-                t.data = kernels.table(device).from_host(t.numpy())
+                t.data = backend.move(t.data, t.device, device)
                 t.device = device
                 if t.grad is not None:
                     t.grad = t.grad.to(device)
@@ -157,7 +157,7 @@ class Module:
             for name, t in own.items():
                 if name in state:
                     values = np.asarray(_host(state[name]), dtype=t.dtype)
-                    t.data = kernels.table(t.device).from_host(values.copy())
+                    t.data = backend.table(t.device).from_host(values.copy())
         return self
 
     # --- printing -------------------------------------------------------------------------------

@@ -43,16 +43,16 @@ class Tanh(Function):
 
 
 class Softmax(Function):
-    name = "softmax"  # also the name of its kernels
+    name = "softmax"  # also the name of its kernels (a backend may fuse them)
 
     def forward(self, x, axis):
         self.axis = normalize_axis(self.op_name(), axis, x.ndim)
-        y = getattr(self.kernels, self.op_name())(x, self.axis)
+        y = self.kernel(self.op_name())(x, self.axis)
         self.save(y)
         return y
 
     def backward(self, gy):
-        return (getattr(self.kernels, self.op_name() + "_backward")(self.saved[0], gy, self.axis),)
+        return (self.kernel(self.op_name() + "_backward")(self.saved[0], gy, self.axis),)
 
 
 class LogSoftmax(Softmax):

@@ -3,10 +3,8 @@ import numbers
 
 import numpy as np
 
-import kernels
 from kernels.geometry import transposed_output_size, window_output_size
 
-from .. import variants
 from ..autograd import Function
 from ..errors import DTypeError, ShapeError
 from ._checks import require_float
@@ -33,16 +31,18 @@ class Conv2d(Function):
 
     def forward(self, x, w, b, stride, padding, dilation, groups, variant):
         self.save(x, w)
-        self.params = (stride, padding, dilation, groups, variant)
-        y = self.kernels.conv2d_forward(x, w, b, *self.params)
+        self.params = (stride, padding, dilation, groups)
+        self.conv = self.kernel("conv2d", variant, x_shape=x.shape, w_shape=w.shape, stride=stride,
+                                padding=padding, dilation=dilation, groups=groups)
+        y = self.conv.forward(x, w, b, *self.params)
         self.flops = _conv_flops(y, w)
         return y
 
     def backward(self, gy):
         x, w = self.saved
-        k, need = self.kernels, self.needs_input_grad
-        gx = k.conv2d_backward_input(gy, w, x.shape, *self.params) if need[0] else None
-        gw = k.conv2d_backward_weight(x, gy, w.shape, *self.params) if need[1] else None
+        k, need, conv = self.kernels, self.needs_input_grad, self.conv
+        gx = conv.backward_input(gy, w, x.shape, *self.params) if need[0] else None
+        gw = conv.backward_weight(x, gy, w.shape, *self.params) if need[1] else None
         gb = k.sum(gy, (0, 2, 3), False) if need[2] else None
         return gx, gw, gb, None, None, None, None, None
 
@@ -60,14 +60,17 @@ class ConvTranspose2d(Function):
         self.fits = all(window_output_size(n, kk, s, p, d) == m for n, m, kk, s, p, d in
                         zip(out_shape[2:], x.shape[2:], w.shape[2:], stride, padding, dilation))
         self.padding, self.out_hw = padding, out_shape[2:]
-        self.params = (stride, padding if self.fits else (0, 0), dilation, groups, variant)
-        if self.fits:
-            y = k.conv2d_backward_input(x, w, out_shape, *self.params)
-        else:
+        self.params = (stride, padding if self.fits else (0, 0), dilation, groups)
+        if not self.fits:
             self.full_hw = tuple(transposed_output_size(m, kk, s, 0, 0, d) for m, kk, s, d in
                                  zip(x.shape[2:], w.shape[2:], stride, dilation))
-            full = k.conv2d_backward_input(x, w, out_shape[:2] + self.full_hw, *self.params)
-            y = _window(k, full, self.padding, self.out_hw)
+        conv_input = out_shape if self.fits else out_shape[:2] + self.full_hw
+        self.conv = self.kernel("conv2d", variant, x_shape=conv_input, w_shape=w.shape,
+                                stride=stride, padding=self.params[1], dilation=dilation,
+                                groups=groups)
+        y = self.conv.backward_input(x, w, conv_input, *self.params)
+        if not self.fits:
+            y = _window(k, y, self.padding, self.out_hw)
         self.flops = _conv_flops(x, w)
         return y if b is None else k.add(y, k.reshape(b, (1, -1, 1, 1)))
 
@@ -77,8 +80,8 @@ class ConvTranspose2d(Function):
         gb = k.sum(gy, (0, 2, 3), False) if need[2] else None
         if not self.fits:  # the adjoint of cutting the window: place gy back in the full output
             gy = _window(k, gy, tuple(-p for p in self.padding), self.full_hw)
-        gx = k.conv2d_forward(gy, w, None, *self.params) if need[0] else None
-        gw = k.conv2d_backward_weight(gy, x, w.shape, *self.params) if need[1] else None
+        gx = self.conv.forward(gy, w, None, *self.params) if need[0] else None
+        gw = self.conv.backward_weight(gy, x, w.shape, *self.params) if need[1] else None
         return (gx, gw, gb) + (None,) * 6
 
 
@@ -122,7 +125,6 @@ def conv2d(x, w, b=None, stride=1, padding=0, dilation=1, groups=1, variant=None
     if cout % groups:
         raise ShapeError(f"{op}: weight has {cout} output channels, not divisible by groups={groups}")
     _check_fits(op, x.shape[2:], w.shape[2:], stride, padding, dilation)
-    variant = variants.resolve(op, kernels.table(x.device), variant)
     return Conv2d.apply(x, w, b, stride, padding, dilation, groups, variant)
 
 
@@ -154,5 +156,4 @@ def conv_transpose2d(x, w, b=None, stride=1, padding=0, output_padding=0, groups
     if min(out_hw) < 1:
         raise ShapeError(f"{op}: input {x.shape} with padding {padding} gives an empty output {out_hw}")
     out_shape = (x.shape[0], w.shape[1] * groups) + out_hw
-    variant = variants.resolve("conv2d", kernels.table(x.device), variant)
     return ConvTranspose2d.apply(x, w, b, out_shape, stride, padding, dilation, groups, variant)

@@ -2,9 +2,9 @@
 import math
 import numbers
 
-import kernels
+from .. import backend
 
-from ..autograd import Function, common_device
+from ..autograd import Function
 from ._checks import broadcast_shapes, shape_of
 
 
@@ -135,7 +135,7 @@ def compare(op, a, b):
     from ..tensor import Tensor
     if not (_is_operand(a) and _is_operand(b)):
         return NotImplemented
-    device = common_device(op, [x for x in (a, b) if isinstance(x, Tensor)])
+    device = backend.common_device(op, [x for x in (a, b) if isinstance(x, Tensor)])
     raw = [x.data if isinstance(x, Tensor) else x for x in (a, b)]
     broadcast_shapes(op, *map(shape_of, raw))
-    return Tensor._from_array(kernels.table(device).compare(op, *raw), device)
+    return Tensor._from_array(backend.table(device).compare(op, *raw), device)

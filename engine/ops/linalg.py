@@ -1,7 +1,6 @@
 """Matrix products: 2-D, batched with broadcasting, and the vector cases, as numpy.matmul."""
 import numpy as np
 
-from .. import variants
 from ..autograd import Function
 from ..errors import ShapeError
 from ._checks import broadcast_shapes
@@ -25,15 +24,14 @@ class MatMul(Function):
                              f"({a.shape[-1]} != {inner_b})")
         broadcast_shapes(self.op_name(), tuple(a.shape[:-2]), tuple(b.shape[:-2]))
         self.save(a, b)
-        self.variant = variants.resolve("matmul", self.kernels)
-        y = self.kernels.matmul(a, b, self.variant)
+        self.matmul = self.kernel("matmul")
+        y = self.matmul(a, b)
         self.flops = 2.0 * a.shape[-1] * max(1, int(np.prod(y.shape)))
         return y
 
     def backward(self, gy):
         a, b = self.saved
-        k, (need_a, need_b) = self.kernels, self.needs_input_grad
-        v = self.variant
+        k, (need_a, need_b), matmul = self.kernels, self.needs_input_grad, self.matmul
         # Vectors become matrices (a: a row, b: a column) and gy gains the dropped axis.
         a2 = k.reshape(a, (1, -1)) if a.ndim == 1 else a
         b2 = k.reshape(b, (-1, 1)) if b.ndim == 1 else b
@@ -44,15 +42,15 @@ class MatMul(Function):
             gy2 = k.reshape(gy2, gy2.shape + (1,))
         ga = gb = None
         if need_a:
-            ga = k.matmul(gy2, _swap_last(k, b2), v)
+            ga = matmul(gy2, _swap_last(k, b2))
             ga = k.reshape(k.sum_to_shape(ga, a2.shape), a.shape)
         if need_b:
             if b2.ndim == 2 and a2.ndim > 2:
                 # One GEMM over the flattened batch instead of a batch of GEMMs and a sum.
-                gb = k.matmul(_swap_last(k, k.reshape(a2, (-1, a2.shape[-1]))),
-                              k.reshape(gy2, (-1, gy2.shape[-1])), v)
+                gb = matmul(_swap_last(k, k.reshape(a2, (-1, a2.shape[-1]))),
+                            k.reshape(gy2, (-1, gy2.shape[-1])))
             else:
-                gb = k.matmul(_swap_last(k, a2), gy2, v)
+                gb = matmul(_swap_last(k, a2), gy2)
             gb = k.reshape(k.sum_to_shape(gb, b2.shape), b.shape)
         return ga, gb
 
@@ -67,8 +65,8 @@ class Linear(Function):
 
     def forward(self, x, w, b):
         self.save(x, w)
-        self.variant = variants.resolve("matmul", self.kernels)
-        y = self.kernels.matmul(x, self.kernels.transpose(w, (1, 0)), self.variant)
+        self.matmul = self.kernel("matmul")
+        y = self.matmul(x, self.kernels.transpose(w, (1, 0)))
         self.flops = 2.0 * w.shape[1] * int(np.prod(y.shape))
         return y if b is None else self.kernels.add(y, b)
 
@@ -76,9 +74,9 @@ class Linear(Function):
         x, w = self.saved
         k, (need_x, need_w, need_b) = self.kernels, self.needs_input_grad
         gy2 = k.reshape(gy, (-1, gy.shape[-1]))
-        v = self.variant
-        gx = k.matmul(gy, w, v) if need_x else None
-        gw = k.matmul(k.transpose(gy2, (1, 0)), k.reshape(x, (-1, x.shape[-1])), v) if need_w else None
+        matmul = self.matmul
+        gx = matmul(gy, w) if need_x else None
+        gw = matmul(k.transpose(gy2, (1, 0)), k.reshape(x, (-1, x.shape[-1]))) if need_w else None
         gb = k.sum(gy2, (0,), False) if need_b else None
         return gx, gw, gb
 

@@ -10,13 +10,13 @@ class CrossEntropy(Function):
     name = "cross_entropy"
 
     def forward(self, logits, target):
-        loss, logp = self.kernels.cross_entropy(logits, target)
+        loss, logp = self.kernel("cross_entropy")(logits, target)
         self.save(logp, target)
         return loss
 
     def backward(self, gy):
         logp, target = self.saved
-        return self.kernels.cross_entropy_backward(logp, target, gy), None
+        return self.kernel("cross_entropy_backward")(logp, target, gy), None
 
 
 class BCEWithLogits(Function):

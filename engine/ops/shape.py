@@ -3,7 +3,7 @@ import numbers
 
 import numpy as np
 
-import kernels
+from .. import backend
 
 from ..autograd import Function
 from ..errors import DTypeError, ShapeError
@@ -101,13 +101,12 @@ class Pad(Function):
 class ToDevice(Function):
     name = "to"
 
-    def forward(self, x, device):
-        self.source = self.kernels
-        self.output_device = device
-        return kernels.table(device).from_host(self.source.to_host(x))
+    def forward(self, x, source, device):
+        self.source, self.output_device = source, device
+        return backend.move(x, source, device)
 
     def backward(self, gy):
-        return self.source.from_host(kernels.table(self.output_device).to_host(gy)), None
+        return backend.move(gy, self.output_device, self.source), None, None
 
 
 def reshape(x, *shape):

@@ -1,4 +1,4 @@
-"""The CPU kernel table: numpy, plus the C++ im2col extension for convolutions."""
+"""The CPU backend: numpy, plus the C++ extension (im2col, Winograd, pooling, optimizers)."""
 import os
 
 # OpenMP threads that spin after the extension's parallel loops steal the cores OpenBLAS's
@@ -6,16 +6,20 @@ import os
 # libgomp when it loads, i.e. with the extension below.
 os.environ.setdefault("GOMP_SPINCOUNT", "0")
 
-from .array import *        # noqa: F401,F403
-from .elementwise import *  # noqa: F401,F403
-from .reduce import *       # noqa: F401,F403
-from .shape import *        # noqa: F401,F403
-from .linalg import *       # noqa: F401,F403
-from .nn import *           # noqa: F401,F403
-from .conv import *         # noqa: F401,F403
-from .pool import *         # noqa: F401,F403
-from .norm import *         # noqa: F401,F403
-from .optim import *        # noqa: F401,F403
+import numpy as np  # noqa: E402
 
-# named implementations, default first
-VARIANTS = {"conv2d": CONV2D_VARIANTS, "matmul": MATMUL_VARIANTS}  # noqa: F405
+from ..layout import primitives  # noqa: E402
+from .array import *        # noqa: F401,F403,E402
+from .elementwise import *  # noqa: F401,F403,E402
+from .reduce import *       # noqa: F401,F403,E402
+from .linalg import *       # noqa: F401,F403,E402
+from .dropout import *      # noqa: F401,F403,E402
+from .pool import *         # noqa: F401,F403,E402
+from . import conv, optim   # noqa: E402
+
+globals().update(primitives(np))
+
+# named implementations, the default first (see kernels/contract.py)
+VARIANTS = {"conv2d": conv.CONV2D_VARIANTS, "matmul": {"blas": matmul},  # noqa: F405
+            "sgd_step": {"fused": optim.sgd_step}, "adam_step": {"fused": optim.adam_step}}
+AUTO = {"conv2d": conv.choose_conv2d}

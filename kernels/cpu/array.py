@@ -1,7 +1,8 @@
-"""Moving arrays between host and device, allocation and casts (the host is the device here)."""
+"""Moving arrays between host and device (the host is the device here) and numpy's indexing;
+the layout primitives come from kernels/layout.py."""
 import numpy as np
 
-__all__ = ["from_host", "to_host", "zeros", "astype", "copy", "is_writeable", "buffer_id"]
+__all__ = ["from_host", "to_host", "is_writeable", "buffer_id", "getitem", "getitem_backward"]
 
 
 def from_host(a):
@@ -10,18 +11,6 @@ def from_host(a):
 
 def to_host(a):
     return a
-
-
-def zeros(shape, dtype):
-    return np.zeros(shape, dtype)
-
-
-def astype(a, dtype):
-    return a.astype(dtype, copy=False)
-
-
-def copy(a):
-    return np.array(a, copy=True, order="C")
 
 
 def is_writeable(a):
@@ -34,3 +23,14 @@ def buffer_id(a):
     while isinstance(a.base, np.ndarray):
         a = a.base
     return id(a)
+
+
+def getitem(x, index):
+    return x[index]
+
+
+def getitem_backward(gy, index, shape):
+    """Scatter-add gy into zeros of `shape`; repeated integer indices add up."""
+    g = np.zeros(shape, gy.dtype)
+    np.add.at(g, index, gy)
+    return g

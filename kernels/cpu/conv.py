@@ -7,22 +7,21 @@
   convolution, with the filter flipped);
 - "direct": one small product per kernel offset on shifted views of the padded input, with no
   column buffer;
-- "auto" (the default): winograd where it applies and the layer is wide enough, else im2col.
+- "auto" (the default, choose_conv2d): winograd where it applies and the layer is wide enough,
+  else im2col.
 
-The three kernels are conv2d_forward, conv2d_backward_input (also conv_transpose2d's forward)
-and conv2d_backward_weight; stride, padding and dilation arrive as (h, w) pairs.
+Each variant is a contract.Conv2dKernels (forward, backward_input, backward_weight).
 """
 import itertools
 
 import numpy as np
 
+from ..contract import Conv2dKernels
+from ..errors import VariantError
 from ..geometry import window_output_size
 from . import _cpp
 from .workspace import scratch
 
-__all__ = ["CONV2D_VARIANTS", "conv2d_forward", "conv2d_backward_input", "conv2d_backward_weight"]
-
-CONV2D_VARIANTS = ("auto", "im2col", "winograd", "direct")
 COLUMN_BUDGET = 256 * 2**20
 
 
@@ -156,7 +155,7 @@ def winograd_applies(g):
 
 def _require_winograd(g):
     if not winograd_applies(g):
-        raise ValueError(f"conv2d: the winograd variant needs a 3x3 kernel, stride 1, dilation 1, "
+        raise VariantError(f"conv2d: the winograd variant needs a 3x3 kernel, stride 1, dilation 1, "
                          f"groups 1 and padding <= 2; got kernel {(g.kh, g.kw)}, stride {g.stride}, "
                          f"dilation {g.dilation}, groups {g.groups}, padding {g.padding}")
 
@@ -206,38 +205,36 @@ def _winograd_backward_weight(x, gy, g):
     return np.einsum("ij,iloc,lk->ocjk", _G, grad.reshape(4, 4, g.cout, g.c), _G).astype(gy.dtype)
 
 
-_VARIANTS = {
-    "im2col": (_cpp_forward, _cpp_backward_input, _cpp_backward_weight),
-    "winograd": (_winograd_forward, _winograd_backward_input, _winograd_backward_weight),
-    "direct": (_direct_forward, _direct_backward_input, _direct_backward_weight),
-}
+def _kernels(forward, backward_input, backward_weight):
+    """The three kernels of one variant, each taking the layer's parameters and building its
+    geometry; forward adds the bias."""
+    def conv_forward(x, w, b, stride, padding, dilation, groups):
+        y = forward(x, w, _Geometry(x.shape, w.shape, stride, padding, dilation, groups))
+        if b is not None:
+            y += b.reshape(1, -1, 1, 1)
+        return y
 
+    def conv_backward_input(gy, w, x_shape, stride, padding, dilation, groups):
+        return backward_input(gy, w, _Geometry(x_shape, w.shape, stride, padding, dilation, groups))
+
+    def conv_backward_weight(x, gy, w_shape, stride, padding, dilation, groups):
+        return backward_weight(x, gy, _Geometry(x.shape, w_shape, stride, padding, dilation, groups))
+    return Conv2dKernels(conv_forward, conv_backward_input, conv_backward_weight)
+
+
+CONV2D_VARIANTS = {
+    "im2col": _kernels(_cpp_forward, _cpp_backward_input, _cpp_backward_weight),
+    "winograd": _kernels(_winograd_forward, _winograd_backward_input, _winograd_backward_weight),
+    "direct": _kernels(_direct_forward, _direct_backward_input, _direct_backward_weight),
+}
 
 # Below this many input or output channels the 16 Winograd products are too thin to pay for
 # the transforms (measured: 64x1x28x28 * 32x1x3x3 takes 20 ms with winograd, 2.5 with im2col).
 WINOGRAD_MIN_CHANNELS = 16
 
 
-def _pick(variant, g):
-    if variant == "auto":
-        wide = min(g.c, g.cout) >= WINOGRAD_MIN_CHANNELS
-        variant = "winograd" if wide and winograd_applies(g) else "im2col"
-    return _VARIANTS[variant]
-
-
-def conv2d_forward(x, w, b, stride, padding, dilation, groups, variant="auto"):
-    g = _Geometry(x.shape, w.shape, stride, padding, dilation, groups)
-    y = _pick(variant, g)[0](x, w, g)
-    if b is not None:
-        y += b.reshape(1, -1, 1, 1)
-    return y
-
-
-def conv2d_backward_input(gy, w, x_shape, stride, padding, dilation, groups, variant="auto"):
-    g = _Geometry(x_shape, w.shape, stride, padding, dilation, groups)
-    return _pick(variant, g)[1](gy, w, g)
-
-
-def conv2d_backward_weight(x, gy, w_shape, stride, padding, dilation, groups, variant="auto"):
-    g = _Geometry(x.shape, w_shape, stride, padding, dilation, groups)
-    return _pick(variant, g)[2](x, gy, g)
+def choose_conv2d(x_shape, w_shape, stride, padding, dilation, groups):
+    """The "auto" rule: winograd where it applies and the layer is wide enough, else im2col."""
+    g = _Geometry(x_shape, w_shape, stride, padding, dilation, groups)
+    wide = min(g.c, g.cout) >= WINOGRAD_MIN_CHANNELS
+    return "winograd" if wide and winograd_applies(g) else "im2col"

@@ -1,38 +1,60 @@
-"""Elementwise kernels with numpy broadcasting. Python scalars stay weakly typed (NEP 50)."""
+"""Elementwise kernels: numpy's ufuncs, with its broadcasting and weak Python scalars (NEP 50)."""
 import numpy as np
 
-__all__ = [
-    "add", "sub", "mul", "div", "neg", "pow", "exp", "log", "sqrt", "abs", "sign",
-    "relu", "relu_backward", "leaky_relu", "leaky_relu_backward",
-    "sigmoid", "sigmoid_backward", "tanh", "tanh_backward", "where", "compare",
-]
-
-add, sub, mul, div, neg = np.add, np.subtract, np.multiply, np.divide, np.negative
-pow, exp, log, sqrt, abs, sign = np.power, np.exp, np.log, np.sqrt, np.abs, np.sign
-tanh, where = np.tanh, np.where
-
-_comparisons = {"eq": np.equal, "ne": np.not_equal, "lt": np.less,
-                "le": np.less_equal, "gt": np.greater, "ge": np.greater_equal}
+__all__ = ["add", "sub", "mul", "div", "pow", "neg", "exp", "log", "log1p", "sqrt", "abs", "sign",
+           "tanh", "sigmoid", "relu", "where", "compare"]
 
 
-def compare(op, a, b):
-    return _comparisons[op](a, b)
+def add(a, b):
+    return np.add(a, b)
 
 
-def relu(x):
-    return np.maximum(x, 0).astype(x.dtype, copy=False)
+def sub(a, b):
+    return np.subtract(a, b)
 
 
-def relu_backward(x, gy):
-    return gy * (x > 0)
+def mul(a, b):
+    return np.multiply(a, b)
 
 
-def leaky_relu(x, slope):
-    return np.where(x > 0, x, x * slope)
+def div(a, b):
+    return np.divide(a, b)
 
 
-def leaky_relu_backward(x, gy, slope):
-    return np.where(x > 0, gy, gy * slope)
+def pow(a, b):
+    return np.power(a, b)
+
+
+def neg(x):
+    return np.negative(x)
+
+
+def exp(x):
+    return np.exp(x)
+
+
+def log(x):
+    return np.log(x)
+
+
+def log1p(x):
+    return np.log1p(x)
+
+
+def sqrt(x):
+    return np.sqrt(x)
+
+
+def abs(x):
+    return np.abs(x)
+
+
+def sign(x):
+    return np.sign(x)
+
+
+def tanh(x):
+    return np.tanh(x)
 
 
 def sigmoid(x):
@@ -46,9 +68,17 @@ def sigmoid(x):
     return y
 
 
-def sigmoid_backward(y, gy):
-    return gy * y * (1 - y)
+def relu(x):
+    return np.maximum(x, 0).astype(x.dtype, copy=False)
 
 
-def tanh_backward(y, gy):
-    return gy * (1 - y * y)
+def where(condition, a, b):
+    return np.where(condition, a, b)
+
+
+_comparisons = {"eq": np.equal, "ne": np.not_equal, "lt": np.less,
+                "le": np.less_equal, "gt": np.greater, "ge": np.greater_equal}
+
+
+def compare(op, a, b):
+    return _comparisons[op](a, b)

@@ -1,9 +1,8 @@
-"""Fused optimizer updates in C++: one pass over parameter, gradient and state, in place."""
+"""Fused optimizer updates in C++: one pass over parameter, gradient and state, in place. They
+override the composites of kernels/composite.py as the variant "fused"."""
 import numpy as np
 
 from . import _cpp
-
-__all__ = ["sgd_step", "adam_step"]
 
 
 def sgd_step(p, g, buffer, lr, momentum, dampening, weight_decay, nesterov):

@@ -1,9 +1,10 @@
-"""Moving arrays between the host and the device, allocation and casts."""
+"""Moving arrays between the host and the device, and indexing with host index arrays; the
+layout primitives come from kernels/layout.py."""
 import numpy as np
 
 from .device import xp
 
-__all__ = ["from_host", "to_host", "zeros", "astype", "copy", "is_writeable", "buffer_id"]
+__all__ = ["from_host", "to_host", "is_writeable", "buffer_id", "getitem", "getitem_backward"]
 
 
 def from_host(a):
@@ -12,18 +13,6 @@ def from_host(a):
 
 def to_host(a):
     return a.get() if hasattr(a, "get") else np.asarray(a)
-
-
-def zeros(shape, dtype):
-    return xp.zeros(shape, dtype)
-
-
-def astype(a, dtype):
-    return a.astype(dtype, copy=False)
-
-
-def copy(a):
-    return xp.array(a, copy=True, order="C")
 
 
 def is_writeable(a):
@@ -37,3 +26,25 @@ def buffer_id(a):
     while getattr(a, "base", None) is not None and hasattr(a.base, "shape"):
         a = a.base
     return id(a)
+
+
+def _device_index(index):
+    """Index arrays moved to the device (slices and ints stay as they are)."""
+    if isinstance(index, tuple):
+        return tuple(_device_index(i) for i in index)
+    return xp.asarray(index) if isinstance(index, np.ndarray) else index
+
+
+def getitem(x, index):
+    return x[_device_index(index)]
+
+
+def getitem_backward(gy, index, shape):
+    """Scatter-add gy into zeros of `shape`; repeated integer indices add up."""
+    g = xp.zeros(shape, gy.dtype)
+    if xp is np:
+        np.add.at(g, index, gy)
+    else:
+        import cupyx
+        cupyx.scatter_add(g, _device_index(index), gy)
+    return g

@@ -5,15 +5,14 @@ so no two threads write the same element and no atomics are needed.
 """
 from numba import cuda
 
+from ..contract import Conv2dKernels
 from ..geometry import window_output_size
 from .device import contiguous, grid, nchw, xp
-from .linalg import MATMUL_VARIANTS, matmul
+from .elementwise import add
+from .linalg import matmul, tiled
+from .reduce import sum
 
-__all__ = ["CONV2D_VARIANTS", "conv2d_forward", "conv2d_backward_input", "conv2d_backward_weight",
-           "im2col", "col2im"]
-
-# "im2col" runs its products on the default GEMM (cuBLAS on a GPU), "im2col_tiled" on ours.
-CONV2D_VARIANTS = ("auto", "im2col", "im2col_tiled")
+__all__ = ["im2col", "col2im"]
 
 
 @cuda.jit
@@ -72,45 +71,41 @@ def col2im(cols, n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw):
     return x
 
 
-def _gemm(variant):
-    return "tiled" if variant == "im2col_tiled" else MATMUL_VARIANTS[0]
-
-
 def _args(w_shape, stride, padding, dilation):
     return (w_shape[2], w_shape[3], *stride, *padding, *dilation)
 
 
-def conv2d_forward(x, w, b, stride, padding, dilation, groups, variant="auto"):
-    n = x.shape[0]
-    cout, cg = w.shape[:2]
-    cols = im2col(x, *_args(w.shape, stride, padding, dilation))
-    oh = window_output_size(x.shape[2], w.shape[2], stride[0], padding[0], dilation[0])
-    ow = window_output_size(x.shape[3], w.shape[3], stride[1], padding[1], dilation[1])
-    grouped = cols.reshape(n, groups, -1, cols.shape[2])             # (N, G, Kg, L)
-    weights = w.reshape(groups, cout // groups, -1)                  # (G, Og, Kg)
-    y = matmul(weights, grouped, _gemm(variant))                      # (N, G, Og, L)
-    y = y.reshape(n, cout, oh, ow)
-    if b is not None:
-        from .elementwise import add
-        y = add(y, b.reshape(1, -1, 1, 1))
-    return y
+def _im2col_kernels(matmul):
+    """conv2d as im2col / col2im and batched products on `matmul`."""
+    def conv_forward(x, w, b, stride, padding, dilation, groups):
+        n = x.shape[0]
+        cout = w.shape[0]
+        cols = im2col(x, *_args(w.shape, stride, padding, dilation))
+        oh = window_output_size(x.shape[2], w.shape[2], stride[0], padding[0], dilation[0])
+        ow = window_output_size(x.shape[3], w.shape[3], stride[1], padding[1], dilation[1])
+        grouped = cols.reshape(n, groups, -1, cols.shape[2])             # (N, G, Kg, L)
+        weights = w.reshape(groups, cout // groups, -1)                  # (G, Og, Kg)
+        y = matmul(weights, grouped).reshape(n, cout, oh, ow)            # (N, G, Og, L)
+        return y if b is None else add(y, b.reshape(1, -1, 1, 1))
+
+    def conv_backward_input(gy, w, x_shape, stride, padding, dilation, groups):
+        n, c, h, wd = x_shape
+        cout = w.shape[0]
+        weights = xp.swapaxes(w.reshape(groups, cout // groups, -1), 1, 2)   # (G, Kg, Og)
+        grads = gy.reshape(n, groups, cout // groups, -1)                     # (N, G, Og, L)
+        cols = matmul(weights, grads).reshape(n, -1, grads.shape[-1])
+        return col2im(cols, n, c, h, wd, *_args(w.shape, stride, padding, dilation))
+
+    def conv_backward_weight(x, gy, w_shape, stride, padding, dilation, groups):
+        n = x.shape[0]
+        cout = w_shape[0]
+        cols = im2col(x, *_args(w_shape, stride, padding, dilation))
+        grouped = xp.swapaxes(cols.reshape(n, groups, -1, cols.shape[2]), 2, 3)   # (N, G, L, Kg)
+        grads = gy.reshape(n, groups, cout // groups, -1)                        # (N, G, Og, L)
+        per_image = matmul(grads, grouped)                                       # (N, G, Og, Kg)
+        return sum(per_image, (0,), False).reshape(w_shape)
+    return Conv2dKernels(conv_forward, conv_backward_input, conv_backward_weight)
 
 
-def conv2d_backward_input(gy, w, x_shape, stride, padding, dilation, groups, variant="auto"):
-    n, c, h, wd = x_shape
-    cout = w.shape[0]
-    weights = xp.swapaxes(w.reshape(groups, cout // groups, -1), 1, 2)   # (G, Kg, Og)
-    grads = gy.reshape(n, groups, cout // groups, -1)                     # (N, G, Og, L)
-    cols = matmul(weights, grads, _gemm(variant)).reshape(n, -1, grads.shape[-1])
-    return col2im(cols, n, c, h, wd, *_args(w.shape, stride, padding, dilation))
-
-
-def conv2d_backward_weight(x, gy, w_shape, stride, padding, dilation, groups, variant="auto"):
-    from .reduce import sum
-    n = x.shape[0]
-    cout = w_shape[0]
-    cols = im2col(x, *_args(w_shape, stride, padding, dilation))
-    grouped = xp.swapaxes(cols.reshape(n, groups, -1, cols.shape[2]), 2, 3)   # (N, G, L, Kg)
-    grads = gy.reshape(n, groups, cout // groups, -1)                        # (N, G, Og, L)
-    per_image = matmul(grads, grouped, _gemm(variant))                       # (N, G, Og, Kg)
-    return sum(per_image, (0,), False).reshape(w_shape)
+# "im2col" runs its products on the default GEMM (cuBLAS on a GPU), "im2col_tiled" on ours
+CONV2D_VARIANTS = {"im2col": _im2col_kernels(matmul), "im2col_tiled": _im2col_kernels(tiled)}

@@ -6,13 +6,15 @@ simulator on numpy arrays. `xp` is that array library: it does memory and layout
 (allocation, views, copies, indexing); every arithmetic kernel is ours, in Numba.
 """
 import math
+import os
 
 import numpy as np
 from numba import cuda
 
-from engine.cuda import simulated
+# Numba reads the same variable when it loads: its simulator runs kernels on numpy arrays.
+SIMULATED = os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"
 
-if simulated():
+if SIMULATED:
     xp = np
     # A simulated thread is a Python thread: a launch of 1 x 4 threads costs 0.4 ms, of 2 x 32
     # threads 11 ms. Grid-stride loops make the results the same whatever the geometry.
@@ -44,10 +46,6 @@ def contiguous(a):
 def flat(a):
     """a as a contiguous 1-D array (see contiguous)."""
     return contiguous(a).reshape(-1)
-
-
-def simulated_or_gpu():
-    return "simulator" if xp is np else "gpu"
 
 
 @cuda.jit(device=True)

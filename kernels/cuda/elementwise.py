@@ -12,11 +12,8 @@ from numba import cuda
 
 from .device import flat, grid, host, xp
 
-__all__ = [
-    "add", "sub", "mul", "div", "neg", "pow", "exp", "log", "sqrt", "abs", "sign",
-    "relu", "relu_backward", "leaky_relu", "leaky_relu_backward",
-    "sigmoid", "sigmoid_backward", "tanh", "tanh_backward", "where", "compare",
-]
+__all__ = ["add", "sub", "mul", "div", "pow", "neg", "exp", "log", "log1p", "sqrt", "abs", "sign",
+           "tanh", "sigmoid", "relu", "where", "compare"]
 
 
 @cuda.jit(device=True, inline=True)
@@ -88,37 +85,36 @@ def _result_dtype(*xs):
     return np.result_type(*(x if isinstance(x, numbers.Number) else x.dtype for x in xs))
 
 
-def _op(arity, scalar, dtype_of=_result_dtype):
+def _launcher(arity, scalar, dtype_of=_result_dtype):
+    """launch(*operands, p=0.0): the broadcasting kernel of `scalar` on arrays or Python scalars."""
     kernel = _kernel(arity, cuda.jit(device=True)(scalar))
 
-    def op(*xs, p=0.0):
+    def launch(*xs, p=0.0):
         dtype = dtype_of(*xs)
         operands = [_operand(x, dtype) for x in xs]
         return map_arrays(kernel, operands, dtype, p)
+    return launch
+
+
+def _unary(scalar, dtype_of=_result_dtype):
+    launch = _launcher(1, scalar, dtype_of)
+
+    def op(x):
+        return launch(x)
+    return op
+
+
+def _binary(scalar, dtype_of=_result_dtype):
+    launch = _launcher(2, scalar, dtype_of)
+
+    def op(a, b):
+        return launch(a, b)
     return op
 
 
 def _float_dtype(*xs):
     dtype = _result_dtype(*xs)
     return dtype if dtype.kind == "f" else np.dtype(np.float64)
-
-
-add = _op(2, lambda a, b, p: a + b)
-sub = _op(2, lambda a, b, p: a - b)
-mul = _op(2, lambda a, b, p: a * b)
-div = _op(2, lambda a, b, p: a / b, _float_dtype)
-pow = _op(2, lambda a, b, p: a ** b)
-neg = _op(1, lambda a, p: -a)
-exp = _op(1, lambda a, p: math.exp(a), _float_dtype)
-log = _op(1, lambda a, p: math.log(a), _float_dtype)
-sqrt = _op(1, lambda a, p: math.sqrt(a), _float_dtype)
-abs = _op(1, lambda a, p: a if a >= 0 else -a)
-sign = _op(1, lambda a, p: 1 if a > 0 else (-1 if a < 0 else 0))
-tanh = _op(1, lambda a, p: math.tanh(a), _float_dtype)
-relu = _op(1, lambda a, p: a if a > 0 else 0)
-relu_backward = _op(2, lambda x, g, p: g if x > 0 else 0)
-_leaky = _op(1, lambda a, p: a if a > 0 else a * p)
-_leaky_backward = _op(2, lambda x, g, p: g if x > 0 else g * p)
 
 
 def _stable_sigmoid(a, p):
@@ -129,32 +125,31 @@ def _stable_sigmoid(a, p):
     return e / (1 + e)
 
 
-sigmoid = _op(1, _stable_sigmoid, _float_dtype)
-sigmoid_backward = _op(2, lambda y, g, p: g * y * (1 - y))
-tanh_backward = _op(2, lambda y, g, p: g * (1 - y * y))
-_where = _op(3, lambda c, a, b, p: a if c else b, lambda c, a, b: _result_dtype(a, b))
+add = _binary(lambda a, b, p: a + b)
+sub = _binary(lambda a, b, p: a - b)
+mul = _binary(lambda a, b, p: a * b)
+div = _binary(lambda a, b, p: a / b, _float_dtype)
+pow = _binary(lambda a, b, p: a ** b)
+neg = _unary(lambda a, p: -a)
+exp = _unary(lambda a, p: math.exp(a), _float_dtype)
+log = _unary(lambda a, p: math.log(a), _float_dtype)
+log1p = _unary(lambda a, p: math.log1p(a), _float_dtype)
+sqrt = _unary(lambda a, p: math.sqrt(a), _float_dtype)
+abs = _unary(lambda a, p: a if a >= 0 else -a)
+sign = _unary(lambda a, p: 1 if a > 0 else (-1 if a < 0 else 0))
+tanh = _unary(lambda a, p: math.tanh(a), _float_dtype)
+sigmoid = _unary(_stable_sigmoid, _float_dtype)
+relu = _unary(lambda a, p: a if a > 0 else 0)
+_where = _launcher(3, lambda c, a, b, p: a if c else b, lambda c, a, b: _result_dtype(a, b))
 
-_comparisons = {
-    "eq": _op(2, lambda a, b, p: a == b, lambda *xs: np.dtype(np.bool_)),
-    "ne": _op(2, lambda a, b, p: a != b, lambda *xs: np.dtype(np.bool_)),
-    "lt": _op(2, lambda a, b, p: a < b, lambda *xs: np.dtype(np.bool_)),
-    "le": _op(2, lambda a, b, p: a <= b, lambda *xs: np.dtype(np.bool_)),
-    "gt": _op(2, lambda a, b, p: a > b, lambda *xs: np.dtype(np.bool_)),
-    "ge": _op(2, lambda a, b, p: a >= b, lambda *xs: np.dtype(np.bool_)),
-}
+_comparisons = {op: _launcher(2, scalar, lambda *xs: np.dtype(np.bool_)) for op, scalar in (
+    ("eq", lambda a, b, p: a == b), ("ne", lambda a, b, p: a != b), ("lt", lambda a, b, p: a < b),
+    ("le", lambda a, b, p: a <= b), ("gt", lambda a, b, p: a > b), ("ge", lambda a, b, p: a >= b))}
 
 
 def compare(op, a, b):
     dtype = _result_dtype(a, b)  # compare in the common dtype, as numpy does
     return _comparisons[op](_operand(a, dtype), _operand(b, dtype))
-
-
-def leaky_relu(x, slope):
-    return _leaky(x, p=slope)
-
-
-def leaky_relu_backward(x, gy, slope):
-    return _leaky_backward(x, gy, p=slope)
 
 
 def where(condition, a, b):

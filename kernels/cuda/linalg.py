@@ -7,13 +7,11 @@ cuBLAS; under the simulator it is the only one.
 import numpy as np
 from numba import cuda
 
-from .device import contiguous, simulated_or_gpu, xp
+from .device import SIMULATED, contiguous, xp
 
-__all__ = ["MATMUL_VARIANTS", "matmul"]
+__all__ = ["matmul"]
 
-SIMULATED = simulated_or_gpu() == "simulator"
 TILE = 4 if SIMULATED else 16  # the simulator runs TILE^2 Python threads a block
-MATMUL_VARIANTS = ("tiled",) if SIMULATED else ("cublas", "tiled")
 
 
 @cuda.jit
@@ -57,11 +55,8 @@ def tiled_matmul(a, b):
     return c.reshape(batch + (n, m))
 
 
-def matmul(a, b, variant=None):
-    """numpy.matmul semantics; variant "cublas" (default on a GPU) or "tiled"."""
-    variant = variant or MATMUL_VARIANTS[0]
-    if variant == "cublas":
-        return xp.matmul(a, b)
+def tiled(a, b):
+    """numpy.matmul semantics on our tiled GEMM."""
     a2 = a.reshape(1, -1) if a.ndim == 1 else a
     b2 = b.reshape(-1, 1) if b.ndim == 1 else b
     c = tiled_matmul(a2, b2)
@@ -70,3 +65,16 @@ def matmul(a, b, variant=None):
     if b.ndim == 1:
         c = c.reshape(c.shape[:-1])
     return c
+
+
+def cublas(a, b):
+    return xp.matmul(a, b)
+
+
+# cuBLAS through CuPy on a GPU; the simulator has only our tiled GEMM
+MATMUL_VARIANTS = {"tiled": tiled} if SIMULATED else {"cublas": cublas, "tiled": tiled}
+
+
+def matmul(a, b):
+    """numpy.matmul semantics on the default GEMM."""
+    return next(iter(MATMUL_VARIANTS.values()))(a, b)

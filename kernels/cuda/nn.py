@@ -1,14 +1,14 @@
-"""Fused, numerically stable softmax, log-softmax and losses: one thread per row."""
+"""Fused, numerically stable softmax, log-softmax and cross-entropy (one thread per row), which
+override the composites of kernels/composite.py as the variant "fused"; dropout masks."""
 import math
 
 from numba import cuda
 
+from ..random_bits import MASK, lowbias32
 from .device import contiguous, grid, xp
-from .elementwise import _op, _float_dtype
+from .elementwise import exp
 
-__all__ = ["softmax", "softmax_backward", "log_softmax", "log_softmax_backward",
-           "cross_entropy", "cross_entropy_backward", "bce_with_logits", "bce_with_logits_backward",
-           "dropout_mask"]
+__all__ = ["dropout_mask"]
 
 
 @cuda.jit
@@ -61,7 +61,6 @@ def log_softmax(x, axis):
 
 
 def softmax(x, axis):
-    from .elementwise import exp
     return exp(log_softmax(x, axis))
 
 
@@ -117,56 +116,20 @@ def cross_entropy_backward(logp, target, gy):
     return back(out)
 
 
-def _bce(x, t, p):
-    # max(x, 0) - x t + log(1 + e^-|x|) never overflows
-    return max(x, 0.0) - x * t + math.log1p(math.exp(-abs(x)))
-
-
-def _bce_dx(x, t, p):
-    if x >= 0:
-        s = 1 / (1 + math.exp(-x))
-    else:
-        e = math.exp(x)
-        s = e / (1 + e)
-    return s - t
-
-
-_bce_loss = _op(2, _bce, _float_dtype)
-_bce_grad_x = _op(2, _bce_dx, _float_dtype)
-
-
-def bce_with_logits(x, t):
-    return _bce_loss(x, t)
-
-
-def bce_with_logits_backward(x, t, gy):
-    from .elementwise import mul, neg
-    return mul(_bce_grad_x(x, t), gy), mul(neg(x), gy)
-
-
-
-
-@cuda.jit(device=True)
-def _lowbias32(x):
-    x = x ^ (x >> 16)
-    x = (x * 0x7FEB352D) & 0xFFFFFFFF
-    x = x ^ (x >> 15)
-    x = (x * 0x846CA68B) & 0xFFFFFFFF
-    return x ^ (x >> 16)
+_lowbias32 = cuda.jit(device=True)(lowbias32)  # the very hash the cpu backend runs in numpy
 
 
 @cuda.jit
 def _dropout_mask(out, p, offset, scale):
     i = cuda.grid(1)
     while i < out.size:
-        uniform = _lowbias32((i + offset) & 0xFFFFFFFF) / 4294967296.0
+        uniform = _lowbias32((i + offset) & MASK) / 4294967296.0
         out[i] = scale if uniform >= p else 0.0
         i += cuda.gridsize(1)
 
 
 def dropout_mask(shape, p, seed, dtype):
     """1/(1-p) where the element's counter-based uniform number is >= p (see random_bits)."""
-    from ..random_bits import lowbias32
     out = xp.empty(shape, dtype)
     if out.size:
         _dropout_mask[grid(out.size)](out.reshape(-1), p, lowbias32(seed), 1.0 / (1 - p))

@@ -1,12 +1,10 @@
-"""Fused optimizer updates: one elementwise kernel over parameter, gradient and state, in place."""
+"""Fused optimizer updates: one elementwise kernel over parameter, gradient and state, in place.
+They override the composites of kernels/composite.py as the variant "fused"."""
 import math
 
 from numba import cuda
 
 from .device import flat, grid, xp
-
-__all__ = ["sgd_step", "adam_step"]
-
 
 @cuda.jit
 def _sgd(p, g, buffer, first, lr, momentum, dampening, weight_decay, nesterov):

@@ -7,9 +7,8 @@ import numpy as np
 from numba import cuda
 
 from .device import THREADS, contiguous, grid, xp
-from .elementwise import compare, div, mul
 
-__all__ = ["sum", "max", "max_backward", "argmax", "sum_to_shape", "broadcast_to", "rows"]
+__all__ = ["sum", "max", "argmax"]
 
 _BLOCK = THREADS  # threads per row, a power of two
 
@@ -75,12 +74,6 @@ def max(x, axis, keepdims):
     return _reduce(_max_rows, x, axis, keepdims)
 
 
-def max_backward(x, y, gy, axis):
-    """Share gy among the maxima; ties split it evenly, as torch.amax."""
-    mask = compare("eq", x, y)
-    return mul(mask, div(gy, sum(mask, axis, True).astype(gy.dtype)))
-
-
 @cuda.jit
 def _argmax_rows(x, out):
     row = cuda.grid(1)
@@ -100,15 +93,3 @@ def argmax(x, axis):
     _argmax_rows[grid(matrix.shape[0])](matrix, out)
     return out.reshape(kept_shape)
 
-
-def sum_to_shape(g, shape):
-    lead = g.ndim - len(shape)
-    axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape)
-                                      if n == 1 and g.shape[lead + i] != 1)
-    if axes:
-        g = sum(g, axes, True)
-    return g.reshape(shape)
-
-
-def broadcast_to(x, shape):
-    return xp.broadcast_to(x, shape)

@@ -1,0 +1,237 @@
+"""The primitives every backend provides: each one's signature and meaning, declared once.
+
+A backend is a package under kernels/ whose module namespace defines every function below with
+the same parameter names (tests/test_backend_contract.py checks each backend), plus:
+
+- VARIANTS: {family: {name: implementation}}, the backend's named implementations of a variant
+  family (declared in FAMILIES below) or of a composite (kernels/composite.py) it overrides
+  with a fused kernel; the first name of each family is the default.
+- AUTO (optional): {family: choose(**context) -> name}, the rule that picks a variant when the
+  user asks for "auto"; the engine's backend module calls it once per op.
+
+"Array" means the backend's array type (numpy on the cpu device, CuPy on a GPU). Elementwise
+operands may also be Python scalars, which take the other operand's dtype (numpy's weak
+scalars). Axes arrive normalized: None, or a sorted tuple of non-negative ints.
+"""
+import inspect
+from typing import NamedTuple
+
+# --- arrays ---------------------------------------------------------------------------------------
+
+
+def from_host(a):
+    """A host numpy array as an array on this device (no copy where the device is the host)."""
+
+
+def to_host(a):
+    """The array as a host numpy array (no copy where the device is the host)."""
+
+
+def zeros(shape, dtype):
+    """A new array of zeros."""
+
+
+def astype(a, dtype):
+    """a in dtype; a itself when it already has it."""
+
+
+def copy(a):
+    """A C-contiguous copy of a that owns its memory."""
+
+
+def assign(dst, src):
+    """Write src (an array or scalar, broadcast to dst's shape) into dst in place."""
+
+
+def is_writeable(a):
+    """False for views that must be copied before they are kept (broadcasts, read-only)."""
+
+
+def buffer_id(a):
+    """The identity of the memory a lives in (that of the array that owns it)."""
+
+
+# --- elementwise, with numpy's broadcasting and type promotion ------------------------------------
+
+
+def add(a, b):
+    """a + b."""
+
+
+def sub(a, b):
+    """a - b."""
+
+
+def mul(a, b):
+    """a * b."""
+
+
+def div(a, b):
+    """a / b (true division: integers give floats)."""
+
+
+def pow(a, b):
+    """a ** b."""
+
+
+def neg(x):
+    """-x."""
+
+
+def exp(x):
+    """e ** x."""
+
+
+def log(x):
+    """The natural logarithm."""
+
+
+def log1p(x):
+    """log(1 + x), accurate for small x."""
+
+
+def sqrt(x):
+    """The square root."""
+
+
+def abs(x):
+    """|x|."""
+
+
+def sign(x):
+    """-1, 0 or 1."""
+
+
+def tanh(x):
+    """The hyperbolic tangent."""
+
+
+def sigmoid(x):
+    """1 / (1 + e ** -x), without overflow for any x."""
+
+
+def relu(x):
+    """max(x, 0) in x's dtype."""
+
+
+def where(condition, a, b):
+    """a where the bool condition holds, else b."""
+
+
+def compare(op, a, b):
+    """a <op> b as a bool array; op is one of "eq", "ne", "lt", "le", "gt", "ge"."""
+
+
+# --- reductions -----------------------------------------------------------------------------------
+
+
+def sum(x, axis, keepdims):
+    """The sum over axis (bools count as integers)."""
+
+
+def max(x, axis, keepdims):
+    """The maximum over axis (x has at least one element)."""
+
+
+def argmax(x, axis):
+    """The index of the first maximum: over every element (axis None) or along one int axis."""
+
+
+def broadcast_to(x, shape):
+    """x broadcast to shape (a read-only view where the backend has views)."""
+
+
+# --- shapes and indexing ----------------------------------------------------------------------------
+
+
+def reshape(x, shape):
+    """x with a new shape of the same size (a view where possible)."""
+
+
+def transpose(x, axes):
+    """x with its axes permuted."""
+
+
+def getitem(x, index):
+    """x[index] with numpy's indexing (host integer or bool arrays inside the index)."""
+
+
+def getitem_backward(gy, index, shape):
+    """zeros(shape) with gy added at x[index]; repeated integer indices add up."""
+
+
+def concatenate(xs, axis):
+    """The arrays joined along an existing axis."""
+
+
+def split(x, sizes, axis):
+    """x cut along axis into pieces of the given sizes."""
+
+
+def stack(xs, axis):
+    """The arrays (of one shape) joined along a new axis."""
+
+
+def pad(x, widths):
+    """x with zeros around it; widths holds a (before, after) pair for every axis."""
+
+
+# --- linear algebra, random numbers, pooling ----------------------------------------------------------
+
+
+def matmul(a, b):
+    """numpy.matmul: batched, broadcasting, 1-D operands as a row (left) or a column (right)."""
+
+
+def dropout_mask(shape, p, seed, dtype):
+    """1 / (1 - p) where the element's counter-based uniform (kernels.random_bits) is >= p,
+    else 0: the same mask on every backend for the same seed."""
+
+
+def max_pool2d_forward(x, kernel, stride, padding):
+    """(max of each window of x (N, C, H, W), the flat H*W index of the first maximum);
+    padding never wins."""
+
+
+def max_pool2d_backward(gy, argmax, x_shape, kernel, stride, padding):
+    """gy sent to the arg-max of each window (summed where windows share it)."""
+
+
+def avg_pool2d_forward(x, kernel, stride, padding, count_include_pad):
+    """The mean of each window, over the whole window or only its unpadded elements."""
+
+
+def avg_pool2d_backward(gy, x_shape, kernel, stride, padding, count_include_pad):
+    """The adjoint of avg_pool2d_forward."""
+
+
+PRIMITIVES = tuple(name for name, f in list(globals().items())
+                   if inspect.isfunction(f) and f.__module__ == __name__)
+
+
+# --- variant families: ops with several implementations, picked by name ------------------------------
+
+
+def conv2d_forward(x, w, b, stride, padding, dilation, groups):
+    """2-D cross-correlation of x (N, C, H, W) with w (Cout, C/groups, kH, kW), plus b (or None);
+    stride, padding and dilation are (h, w) pairs."""
+
+
+def conv2d_backward_input(gy, w, x_shape, stride, padding, dilation, groups):
+    """The gradient with respect to x (also the forward of the transposed convolution)."""
+
+
+def conv2d_backward_weight(x, gy, w_shape, stride, padding, dilation, groups):
+    """The gradient with respect to w."""
+
+
+class Conv2dKernels(NamedTuple):
+    """One implementation of conv2d: the three kernels above."""
+    forward: object
+    backward_input: object
+    backward_weight: object
+
+
+# family -> the interface of each of its variants: a function, or a tuple of them
+FAMILIES = {"matmul": matmul,
+            "conv2d": Conv2dKernels(conv2d_forward, conv2d_backward_input, conv2d_backward_weight)}

@@ -1,0 +1,45 @@
+"""Allocation, casts, copies and layout primitives, written once for any array library with
+numpy's interface (numpy on the cpu backend, CuPy on the cuda one): memory work only, no
+arithmetic, so one definition serves every backend that has such a library."""
+import numpy as np
+
+
+def primitives(xp):
+    """The layout primitives of kernels/contract.py on the array library `xp`, by name."""
+
+    def zeros(shape, dtype):
+        return xp.zeros(shape, dtype)
+
+    def astype(a, dtype):
+        return a.astype(dtype, copy=False)
+
+    def copy(a):
+        return xp.array(a, copy=True, order="C")
+
+    def assign(dst, src):
+        xp.copyto(dst, src, casting="same_kind")
+
+    def broadcast_to(x, shape):
+        return xp.broadcast_to(x, shape)
+
+    def reshape(x, shape):
+        return xp.reshape(x, shape)
+
+    def transpose(x, axes):
+        return xp.transpose(x, axes)
+
+    def concatenate(xs, axis):
+        return xp.concatenate(xs, axis=axis)
+
+    def split(x, sizes, axis):
+        return xp.split(x, np.cumsum(sizes)[:-1].tolist(), axis=axis)
+
+    def stack(xs, axis):
+        return xp.stack(xs, axis=axis)
+
+    def pad(x, widths):
+        """Zero padding; widths holds a (before, after) pair for every axis."""
+        return xp.pad(x, widths)
+
+    return {f.__name__: f for f in (zeros, astype, copy, assign, broadcast_to, reshape, transpose,
+                                    concatenate, split, stack, pad)}

@@ -188,7 +188,7 @@ def stack(tensors, axis=0):
 def where(condition, a, b):
     """Elements of a where condition holds, else of b; differentiable in a and b."""
     if not isinstance(condition, Tensor):
-        device = next((v.device for v in (a, b) if isinstance(v, Tensor)), "cpu")
+        device = next((v.device for v in (a, b) if isinstance(v, Tensor)), backend.HOST)
         condition = Tensor(condition, device=device)
     if condition.dtype != np.bool_:
         raise DTypeError(f"where: condition must be a bool tensor, got dtype {condition.dtype}")

@@ -12,8 +12,8 @@ import numpy as np  # noqa: E402
 from . import cuda  # noqa: F401
 from .autograd import Function, enable_grad, is_grad_enabled, no_grad  # noqa: F401
 from .backend import use_variant  # noqa: F401
-from .errors import (CheckpointError, DeviceError, DTypeError, EngineError,  # noqa: F401
-                     GradcheckError, GraphError, ShapeError, VariantError)
+from .errors import (ArgumentError, CheckpointError, DeviceError, DTypeError,  # noqa: F401
+                     EngineError, GradcheckError, GraphError, ShapeError, VariantError)
 from .profiler import profile  # noqa: F401
 from .random import manual_seed  # noqa: F401
 from .tensor import Tensor, bool_, float32, float64, int32, int64  # noqa: F401

@@ -6,7 +6,7 @@ import time
 import numpy as np
 
 from . import backend, profiler
-from .errors import GraphError, ShapeError
+from .errors import DTypeError, GraphError, ShapeError
 
 
 class _GradMode(threading.local):
@@ -69,6 +69,7 @@ class Function:
     backward_cost = 1  # the backward's FLOPs as a multiple of the forward's (2 for GEMM-like ops)
     flops = None  # set by forward where an output element costs more than one operation
     variant = None  # the variant that ran, for ops with several implementations
+    saved_versions = ()  # (which tensor, its version counter, the version when saved)
 
     def __init__(self, kernels_table, needs_input_grad):
         self.kernels = kernels_table
@@ -98,12 +99,16 @@ class Function:
 
     def free(self):
         """Drop what backward needed; the node stays only to say it was freed."""
-        self.saved, self.inputs, self.freed = None, (), True
+        self.saved, self.inputs, self.freed, self.saved_versions = None, (), True, ()
 
     @classmethod
     def apply(cls, *args, **kwargs):
         from .tensor import Tensor
         tensors = [a for a in args if isinstance(a, Tensor)]
+        if not tensors:
+            raise DTypeError(f"{cls.op_name()}: expected a Tensor argument, got "
+                             f"{', '.join(type(a).__name__ for a in args) or 'none'}; "
+                             "make one with eg.tensor(...)")
         device = backend.common_device(cls.op_name(), tensors)
         needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
         record = _grad_state.enabled and any(needs)
@@ -121,6 +126,8 @@ class Function:
         if record:
             fn.inputs = args
             y._ctx = fn
+            if fn.saved:
+                fn.saved_versions = _versions_of_saved(fn.saved, args, out, y)
         else:
             fn.saved = ()
         return y
@@ -139,6 +146,25 @@ class Function:
                 raise ShapeError(f"{self.op_name()}: backward returned a gradient of shape "
                                  f"{tuple(g.shape)} for input {i} of shape {shape}")
         return grads
+
+
+def _versions_of_saved(saved, args, out, y):
+    """(which tensor, its version counter, the version now) for each input or output whose array
+    forward saved for backward."""
+    ids = {id(s) for s in saved}
+    noted = [(f"input {i} (shape {a.shape})", a._version, a._version.value)
+             for i, a in enumerate(args) if hasattr(a, "_version") and id(a.data) in ids]
+    if id(out) in ids:
+        noted.append((f"its output (shape {y.shape})", y._version, y._version.value))
+    return noted
+
+
+def _check_unchanged(fn):
+    for which, version, value in fn.saved_versions:
+        if version.value != value:
+            raise GraphError(f"backward: {which} of {fn.op_name()} was written in place after "
+                             f"{fn.op_name()} saved it for backward (version {version.value}, "
+                             f"saved at {value}); write to a copy, or run backward first")
 
 
 def _sums_to(grad_shape, shape):
@@ -198,6 +224,7 @@ def backward(root, grad=None, retain_graph=False):
                              "backward; pass retain_graph=True to the first one to go through it twice")
         recording = profiler.active()
         started = time.perf_counter() if recording else 0
+        _check_unchanged(fn)
         input_grads = fn.input_gradients(g)
         if recording:
             recording.record(fn.op_name(), "backward", time.perf_counter() - started,

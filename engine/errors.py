@@ -1,6 +1,7 @@
 """The engine's errors: the kernels' own (shapes, dtypes, devices, variants) and the graph's,
 the checker's and the checkpoints'. Each subclasses the builtin a Python user would expect."""
-from kernels.errors import DeviceError, DTypeError, EngineError, ShapeError, VariantError  # noqa: F401
+from kernels.errors import (ArgumentError, DeviceError, DTypeError, EngineError,  # noqa: F401
+                            ShapeError, VariantError)
 
 
 class GraphError(EngineError, RuntimeError):

@@ -4,20 +4,38 @@ Updates run on each parameter's device as one fused kernel of its table (sgd_ste
 adam_step), in place on the parameter's array and the optimizer's state, as torch does.
 """
 import math
+import numbers
 
 import numpy as np
 
 from . import backend
+from .arguments import number
+from .errors import ArgumentError, DTypeError
+from .tensor import Tensor
 
 
 class Optimizer:
     def __init__(self, params, defaults):
         self.params = list(params)
+        name = type(self).__name__
         if not self.params:
-            raise ValueError(f"{type(self).__name__}: got an empty parameter list")
+            raise ArgumentError(f"{name}: got an empty parameter list")
+        for i, p in enumerate(self.params):
+            if not isinstance(p, Tensor) or p.dtype.kind != "f":
+                raise DTypeError(f"{name}: parameter {i} is {type(p).__name__}"
+                                 f"{' of dtype ' + str(p.dtype) if isinstance(p, Tensor) else ''}; "
+                                 "an optimizer can only optimize floating-point Tensors")
         self.defaults = dict(defaults)
         self.lr = defaults["lr"]
         self.state = [dict() for _ in self.params]  # per parameter, raw arrays on its device
+
+    @property
+    def lr(self):
+        return self._lr
+
+    @lr.setter
+    def lr(self, value):  # checked here, so that schedules and resumed runs are checked too
+        self._lr = number(type(self).__name__, "learning rate", value)
 
     def zero_grad(self):
         for p in self.params:
@@ -27,6 +45,7 @@ class Optimizer:
         for p, state in zip(self.params, self.state):
             if p.grad is not None:
                 self._update(p, p.grad.data, state, backend.table(p.device))
+                p._mark_written()  # the update wrote p's array in place
 
     def _update(self, p, g, state, k):
         raise NotImplementedError
@@ -57,11 +76,11 @@ class SGD(Optimizer):
     """p -= lr * (g + weight_decay * p), with (Nesterov) momentum as torch.optim.SGD."""
 
     def __init__(self, params, lr, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False):
-        if lr < 0 or momentum < 0 or weight_decay < 0:
-            raise ValueError(f"SGD: lr, momentum and weight_decay must be >= 0, got {lr}, "
-                             f"{momentum}, {weight_decay}")
+        momentum = number("SGD", "momentum value", momentum)
+        dampening = number("SGD", "dampening value", dampening, high=1.0)
+        weight_decay = number("SGD", "weight_decay value", weight_decay)
         if nesterov and (momentum <= 0 or dampening != 0):
-            raise ValueError("SGD: nesterov needs momentum > 0 and dampening 0")
+            raise ArgumentError("SGD: Nesterov momentum requires a momentum and zero dampening")
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
                                       weight_decay=weight_decay, nesterov=nesterov))
         self.momentum, self.dampening = momentum, dampening
@@ -78,9 +97,12 @@ class Adam(Optimizer):
     """Adam with bias correction and L2 weight decay added to the gradient, as torch.optim.Adam."""
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
-        if lr < 0 or eps < 0 or not all(0 <= b < 1 for b in betas):
-            raise ValueError(f"Adam: need lr >= 0, eps >= 0 and betas in [0, 1), got {lr}, "
-                             f"{eps}, {betas}")
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+            raise ArgumentError(f"Adam: betas must be a pair of numbers, got {betas!r}")
+        betas = tuple(number("Adam", f"beta parameter at index {i}", b, high=1.0, high_open=True)
+                      for i, b in enumerate(betas))
+        eps = number("Adam", "epsilon value", eps)
+        weight_decay = number("Adam", "weight_decay value", weight_decay)
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay))
         self.betas, self.eps, self.weight_decay = betas, eps, weight_decay
 
@@ -96,6 +118,10 @@ class StepLR:
     """lr = initial lr * gamma ** (epoch // step_size); call step() once an epoch."""
 
     def __init__(self, optimizer, step_size, gamma=0.1):
+        if not isinstance(step_size, numbers.Integral) or step_size < 1:
+            raise ArgumentError(f"{type(self).__name__}: step_size must be a positive int, "
+                                f"got {step_size!r}")
+        gamma = number(type(self).__name__, "gamma", gamma, low_open=True)
         self.optimizer, self.step_size, self.gamma = optimizer, step_size, gamma
         self.base_lr, self.epoch = optimizer.lr, 0
 
@@ -107,13 +133,17 @@ class StepLR:
         return {"epoch": self.epoch, "base_lr": self.base_lr}
 
     def load_state_dict(self, state):
-        self.epoch, self.base_lr = int(state["epoch"]), float(state["base_lr"])
+        self.epoch = int(state["epoch"])
+        self.base_lr = number(type(self).__name__, "base learning rate", float(state["base_lr"]))
 
 
 class CosineAnnealingLR(StepLR):
     """lr = eta_min + (initial lr - eta_min) (1 + cos(pi epoch / T_max)) / 2."""
 
     def __init__(self, optimizer, T_max, eta_min=0.0):
+        if not isinstance(T_max, numbers.Integral) or T_max < 1:
+            raise ArgumentError(f"CosineAnnealingLR: T_max must be a positive int, got {T_max!r}")
+        eta_min = number("CosineAnnealingLR", "eta_min", eta_min)
         super().__init__(optimizer, step_size=1)
         self.T_max, self.eta_min = T_max, eta_min
 

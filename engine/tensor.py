@@ -37,6 +37,15 @@ def _is_dtype_name(name):
     return True
 
 
+class Version:
+    """How many times a tensor's data was written in place or replaced. A Function that saves a
+    tensor for backward notes its version, and backward refuses to run on changed data."""
+    __slots__ = ("value",)
+
+    def __init__(self):
+        self.value = 0
+
+
 def _check_requires_grad(dtype, requires_grad):
     if requires_grad and np.dtype(dtype).kind != "f":
         raise DTypeError(f"requires_grad: only floating-point tensors can require grad, "
@@ -52,7 +61,8 @@ class Tensor:
     def __init__(self, data, dtype=None, device="cpu", requires_grad=False):
         host = _host_array(data, dtype)
         _check_requires_grad(host.dtype, requires_grad)
-        self.data = backend.table(device).from_host(host)
+        self._data = backend.table(device).from_host(host)
+        self._version = Version()
         self.device = device
         self.requires_grad = requires_grad
         self.grad = None
@@ -62,8 +72,25 @@ class Tensor:
     def _from_array(cls, array, device, requires_grad=False):
         """Wrap a backend array without copying it."""
         t = cls.__new__(cls)
-        t.data, t.device, t.requires_grad, t.grad, t._ctx = array, device, requires_grad, None, None
+        t._data, t.device, t.requires_grad, t.grad, t._ctx = array, device, requires_grad, None, None
+        t._version = Version()
         return t
+
+    # --- data and its version -------------------------------------------------------------------
+    @property
+    def data(self):
+        """The backend array. Assigning it (t.data = ..., t.data += ...) counts as an in-place
+        write: a backward that needs the old values then raises GraphError."""
+        return self._data
+
+    @data.setter
+    def data(self, array):
+        self._data = array
+        self._version.value += 1
+
+    def _mark_written(self):
+        """Count an in-place write into the array itself (an optimizer step)."""
+        self._version.value += 1
 
     # --- what it is -----------------------------------------------------------------------------
     @property
@@ -137,8 +164,10 @@ class Tensor:
         return self.astype(np.int64)
 
     def detach(self):
-        """The same data, cut from the graph."""
-        return Tensor._from_array(self.data, self.device)
+        """The same data, cut from the graph (writes to either count for both, as in torch)."""
+        t = Tensor._from_array(self.data, self.device)
+        t._version = self._version
+        return t
 
     def requires_grad_(self, requires_grad=True):
         _check_requires_grad(self.dtype, requires_grad)
@@ -174,7 +203,7 @@ class Tensor:
 
     def __bool__(self):
         if self.numel() != 1:
-            raise ValueError(f"the truth value of a tensor of shape {self.shape} is ambiguous")
+            raise ShapeError(f"the truth value of a tensor of shape {self.shape} is ambiguous")
         return bool(self.item())
 
     def __float__(self): return float(self.item())

@@ -18,5 +18,9 @@ class DeviceError(EngineError, RuntimeError):
     """A device that is missing, or tensors on different devices."""
 
 
+class ArgumentError(EngineError, ValueError):
+    """An argument whose value the operation cannot take: a nan learning rate, a negative size."""
+
+
 class VariantError(EngineError, ValueError):
     """A kernel variant that does not exist on the device, or does not apply to the input."""

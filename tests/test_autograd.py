@@ -225,3 +225,33 @@ def test_a_backward_with_the_wrong_number_or_shape_of_gradients_is_named():
     with pytest.raises(eg.ShapeError, match=r"wrongshape: backward returned a gradient of shape "
                                             r"\(1, 2\) for input 0 of shape \(3, 2\)"):
         WrongShape.apply(x, 2.0).sum().backward()
+
+
+def test_writing_a_saved_tensor_in_place_makes_backward_refuse():
+    x = eg.tensor([1., 2.], requires_grad=True)
+    w = eg.tensor([3., 4.], requires_grad=True)
+    y = (w * x).sum()
+    w.data += 1
+    with pytest.raises(eg.GraphError, match=r"input 0 \(shape \(2,\)\) of mul was written in place"):
+        y.backward()
+    # a write to a tensor that the graph did not save is fine, as in torch
+    b = eg.tensor([1., 1.], requires_grad=True)
+    z = (x + b).sum()
+    b.data = b.data * 2
+    z.backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [1., 1.])
+
+
+def test_an_output_saved_for_backward_and_an_optimizer_step_count_as_writes():
+    x = eg.tensor([0.5, -1.0], requires_grad=True)
+    y = x.sigmoid()             # sigmoid saves its output
+    y.data *= 2
+    with pytest.raises(eg.GraphError, match="its output .* of sigmoid"):
+        y.sum().backward()
+    w = eg.nn.Parameter(eg.tensor([1.0, 2.0]))
+    loss = (w * w).sum()
+    loss.backward(retain_graph=True)
+    eg.optim.SGD([w], lr=0.1).step()
+    with pytest.raises(eg.GraphError, match="of mul was written in place"):
+        loss.backward()
+    assert w._version.value == 1 and w.detach()._version is w._version

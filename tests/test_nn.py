@@ -117,3 +117,24 @@ def test_layers_match_functional():
     assert nn.Flatten()(x).shape == (2, 192)
     seq = nn.Sequential(nn.ReLU(), nn.Tanh())
     assert len(seq) == 2 and isinstance(seq[1], nn.Tanh)
+
+
+@pytest.mark.parametrize("make, words", [
+    (lambda: nn.Linear(0, 3), "Linear: in_features must be an int of at least 1, got 0"),
+    (lambda: nn.Linear(3.5, 3), "in_features must be an int"),
+    (lambda: nn.Conv2d(3, 4, 3, groups=2), "divisible by groups=2"),
+    (lambda: nn.Conv2d(1, 4, (3, 0)), "kernel_size must be an int of at least 1"),
+    (lambda: nn.Conv2d(1, 4, 3, padding=-1), "padding must be an int of at least 0"),
+    (lambda: nn.ConvTranspose2d(1, 4, 2, output_padding=-1), "output_padding"),
+    (lambda: nn.BatchNorm2d(4, eps=0), "Invalid eps value: 0"),
+    (lambda: nn.BatchNorm2d(4, momentum=float("nan")), "Invalid momentum value: nan"),
+    (lambda: nn.Dropout(1.5), "Invalid dropout probability: 1.5"),
+    (lambda: nn.MaxPool2d(2, padding=2), "padding 2 must be at most half the kernel size"),
+    (lambda: nn.AvgPool2d(2, stride=0), "stride must be an int of at least 1"),
+    (lambda: nn.Upsample(scale_factor=0), "Invalid scale_factor: 0"),
+    (lambda: nn.Upsample(), "exactly one of size and scale_factor"),
+    (lambda: nn.LeakyReLU(float("inf")), "Invalid negative_slope: inf"),
+])
+def test_layer_constructors_name_a_bad_argument(make, words):
+    with pytest.raises(eg.ArgumentError, match=words.replace("(", r"\(").replace(")", r"\)")):
+        make()

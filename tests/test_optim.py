@@ -109,11 +109,54 @@ def test_schedules():
 
 def test_bad_hyperparameters():
     p = [eg.tensor([1.0], requires_grad=True)]
-    with pytest.raises(ValueError, match="lr, momentum and weight_decay must be >= 0"):
+    with pytest.raises(ValueError, match="SGD: Invalid learning rate: -1"):
         optim.SGD(p, lr=-1)
-    with pytest.raises(ValueError, match="nesterov needs momentum"):
+    with pytest.raises(ValueError, match="Nesterov momentum requires a momentum"):
         optim.SGD(p, lr=0.1, nesterov=True)
-    with pytest.raises(ValueError, match="betas in"):
+    with pytest.raises(ValueError, match="Invalid beta parameter at index 1: 1.0"):
         optim.Adam(p, betas=(0.9, 1.0))
     with pytest.raises(ValueError, match="empty parameter list"):
         optim.Adam([])
+
+
+@pytest.mark.parametrize("make", [
+    lambda p: optim.SGD(p, lr=math.nan), lambda p: optim.SGD(p, lr=0.1, momentum=math.nan),
+    lambda p: optim.Adam(p, lr=math.inf), lambda p: optim.Adam(p, eps=math.nan),
+    lambda p: optim.Adam(p, betas=(math.nan, 0.9)), lambda p: optim.SGD(p, lr="0.1"),
+    lambda p: optim.StepLR(optim.SGD(p, lr=0.1), step_size=0),
+    lambda p: optim.CosineAnnealingLR(optim.SGD(p, lr=0.1), T_max=10, eta_min=math.nan),
+])
+def test_non_finite_or_out_of_range_hyperparameters_are_refused(make):
+    with pytest.raises(eg.ArgumentError, match="Invalid|must be"):
+        make([eg.tensor([1.0], requires_grad=True)])
+
+
+def test_a_nan_learning_rate_cannot_come_back_through_a_state_dict_or_a_schedule():
+    p = eg.nn.Parameter(eg.tensor([1.0, 2.0]))
+    opt = optim.SGD([p], lr=0.1, momentum=0.9)
+    state = opt.state_dict()
+    state["lr"] = math.nan
+    with pytest.raises(eg.ArgumentError, match="Invalid learning rate: nan"):
+        opt.load_state_dict(state)
+    with pytest.raises(eg.ArgumentError):
+        opt.lr = math.inf
+    assert opt.lr == 0.1
+
+
+def test_only_float_tensors_can_be_optimized_and_a_transposed_parameter_steps():
+    with pytest.raises(eg.DTypeError, match="parameter 0 is list"):
+        optim.SGD([[1.0]], lr=0.1)
+    with pytest.raises(eg.DTypeError, match="of dtype int64"):
+        optim.SGD([eg.tensor([1, 2])], lr=0.1)
+    for make in (lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9), lambda ps: optim.Adam(ps, lr=0.1)):
+        base = np.arange(6.0).reshape(2, 3)
+        w = eg.nn.Parameter(eg.tensor(base))
+        w.data = w.data.T                                    # a transposed, non-contiguous view
+        assert not w.data.flags.c_contiguous
+        ref = eg.nn.Parameter(eg.tensor(base.T.copy()))
+        for q in (w, ref):
+            opt = make([q])
+            for _ in range(2):
+                q.grad = eg.tensor(np.ones((3, 2)))
+                opt.step()
+        np.testing.assert_array_equal(w.numpy(), ref.numpy())

@@ -4,14 +4,14 @@ import warnings
 import numpy as np
 
 from ..autograd import no_grad
-from ..errors import DTypeError, GradcheckError
+from ..errors import ArgumentError, DTypeError, GradcheckError
 from ..tensor import Tensor
 
 
 def _call(fn, args):
     out = fn(*args)
     if not isinstance(out, Tensor):
-        raise TypeError(f"gradcheck: fn must return a Tensor, got {type(out).__name__}")
+        raise DTypeError(f"gradcheck: fn must return a Tensor, got {type(out).__name__}")
     if out.dtype.kind != "f":
         raise DTypeError(f"gradcheck: fn must return a floating-point tensor, got {out.dtype}")
     return out
@@ -81,7 +81,7 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True):
     inputs = tuple(inputs) if isinstance(inputs, (tuple, list)) else (inputs,)
     checked = checked_inputs(inputs)
     if not checked:
-        raise ValueError("gradcheck: no input requires grad, so there is nothing to check")
+        raise ArgumentError("gradcheck: no input requires grad, so there is nothing to check")
     for i in checked:
         if inputs[i].dtype != np.float64:
             warnings.warn(f"gradcheck: input {i} is {inputs[i].dtype}, not float64; central "

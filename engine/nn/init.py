@@ -5,6 +5,7 @@ import numpy as np
 
 from .. import backend
 
+from ..errors import ArgumentError, ShapeError
 from ..random import generator
 
 
@@ -17,7 +18,7 @@ def fans(tensor):
     """(fan_in, fan_out) of a weight (out, in, *kernel), as torch computes them."""
     shape = tensor.shape
     if len(shape) < 2:
-        raise ValueError(f"init: fan in and fan out need at least 2 dimensions, got {shape}")
+        raise ShapeError(f"init: fan in and fan out need at least 2 dimensions, got {shape}")
     receptive = int(np.prod(shape[2:], dtype=np.int64))
     return shape[1] * receptive, shape[0] * receptive
 
@@ -32,7 +33,7 @@ def calculate_gain(nonlinearity, param=None):
     if nonlinearity == "leaky_relu":
         slope = 0.01 if param is None else param
         return math.sqrt(2.0 / (1 + slope ** 2))
-    raise ValueError(f"calculate_gain: unknown nonlinearity {nonlinearity!r}")
+    raise ArgumentError(f"calculate_gain: unknown nonlinearity {nonlinearity!r}")
 
 
 def uniform_(tensor, a=0.0, b=1.0):

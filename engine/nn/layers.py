@@ -3,6 +3,8 @@ import math
 
 import numpy as np
 
+from ..arguments import count, counts, number
+from ..errors import ArgumentError
 from ..tensor import Tensor
 from . import functional as F
 from . import init
@@ -21,7 +23,8 @@ def _torch_default_init(weight, bias, fan_in):
 class Linear(Module):
     def __init__(self, in_features, out_features, bias=True, dtype=np.float32):
         super().__init__()
-        self.in_features, self.out_features = in_features, out_features
+        self.in_features = count("Linear", "in_features", in_features)
+        self.out_features = count("Linear", "out_features", out_features)
         self.weight = Parameter(np.empty((out_features, in_features), dtype))
         self.bias = Parameter(np.empty(out_features, dtype)) if bias else None
         _torch_default_init(self.weight, self.bias, in_features)
@@ -34,19 +37,29 @@ class Linear(Module):
                f"bias={self.bias is not None}"
 
 
-def _pair(v):
-    return (v, v) if isinstance(v, int) else tuple(v)
+def _conv_arguments(layer, in_channels, out_channels, kernel_size, stride, padding, dilation,
+                    groups):
+    """The layer's kernel size as a pair, after checking every size it was given."""
+    for name, value in (("in_channels", in_channels), ("out_channels", out_channels),
+                        ("groups", groups)):
+        count(layer, name, value)
+    if in_channels % groups or out_channels % groups:
+        raise ArgumentError(f"{layer}: channels ({in_channels}, {out_channels}) must be "
+                            f"divisible by groups={groups}")
+    counts(layer, "stride", stride)
+    counts(layer, "padding", padding, minimum=0)
+    counts(layer, "dilation", dilation)
+    return counts(layer, "kernel_size", kernel_size)
 
 
 class Conv2d(Module):
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
                  groups=1, bias=True, dtype=np.float32):
         super().__init__()
-        if in_channels % groups or out_channels % groups:
-            raise ValueError(f"Conv2d: channels ({in_channels}, {out_channels}) must be "
-                             f"divisible by groups={groups}")
+        kernel_size = _conv_arguments("Conv2d", in_channels, out_channels, kernel_size, stride,
+                                      padding, dilation, groups)
         self.in_channels, self.out_channels = in_channels, out_channels
-        self.kernel_size, self.stride = _pair(kernel_size), stride
+        self.kernel_size, self.stride = kernel_size, stride
         self.padding, self.dilation, self.groups = padding, dilation, groups
         self.weight = Parameter(np.empty((out_channels, in_channels // groups) + self.kernel_size,
                                          dtype))
@@ -67,8 +80,11 @@ class ConvTranspose2d(Module):
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
                  output_padding=0, groups=1, bias=True, dilation=1, dtype=np.float32):
         super().__init__()
+        kernel_size = _conv_arguments("ConvTranspose2d", in_channels, out_channels, kernel_size,
+                                      stride, padding, dilation, groups)
+        counts("ConvTranspose2d", "output_padding", output_padding, minimum=0)
         self.in_channels, self.out_channels = in_channels, out_channels
-        self.kernel_size, self.stride, self.padding = _pair(kernel_size), stride, padding
+        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
         self.output_padding, self.groups, self.dilation = output_padding, groups, dilation
         self.weight = Parameter(np.empty((in_channels, out_channels // groups) + self.kernel_size,
                                          dtype))
@@ -88,6 +104,13 @@ class ConvTranspose2d(Module):
 class MaxPool2d(Module):
     def __init__(self, kernel_size, stride=None, padding=0):
         super().__init__()
+        layer = type(self).__name__
+        kernel = counts(layer, "kernel_size", kernel_size)
+        if stride is not None:
+            counts(layer, "stride", stride)
+        if any(2 * p > k for p, k in zip(counts(layer, "padding", padding, minimum=0), kernel)):
+            raise ArgumentError(f"{layer}: padding {padding} must be at most half the kernel "
+                                f"size {kernel_size}")
         self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
 
     def forward(self, x):
@@ -109,6 +132,13 @@ class AvgPool2d(MaxPool2d):
 class Upsample(Module):
     def __init__(self, size=None, scale_factor=None, mode="nearest", align_corners=None):
         super().__init__()
+        if (size is None) == (scale_factor is None):
+            raise ArgumentError("Upsample: give exactly one of size and scale_factor")
+        for factor in (scale_factor if isinstance(scale_factor, (tuple, list)) else
+                       () if scale_factor is None else (scale_factor,)):
+            number("Upsample", "scale_factor", factor, low_open=True)
+        if size is not None:
+            counts("Upsample", "size", size)
         self.size, self.scale_factor = size, scale_factor
         self.mode, self.align_corners = mode, align_corners
 
@@ -126,6 +156,9 @@ class BatchNorm2d(Module):
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True,
                  track_running_stats=True, dtype=np.float32):
         super().__init__()
+        count("BatchNorm2d", "num_features", num_features)
+        number("BatchNorm2d", "eps value", eps, low_open=True)
+        number("BatchNorm2d", "momentum value", momentum, high=1.0)
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.weight = Parameter(np.ones(num_features, dtype)) if affine else None
         self.bias = Parameter(np.zeros(num_features, dtype)) if affine else None
@@ -166,7 +199,7 @@ class Tanh(_Activation):
 class LeakyReLU(Module):
     def __init__(self, negative_slope=0.01):
         super().__init__()
-        self.negative_slope = negative_slope
+        self.negative_slope = number("LeakyReLU", "negative_slope", negative_slope, low=-math.inf)
 
     def forward(self, x):
         return F.leaky_relu(x, self.negative_slope)
@@ -187,7 +220,7 @@ class Flatten(Module):
 class Dropout(Module):
     def __init__(self, p=0.5):
         super().__init__()
-        self.p = p
+        self.p = number("Dropout", "dropout probability", p, high=1.0)
 
     def forward(self, x):
         return F.dropout(x, self.p, self.training)

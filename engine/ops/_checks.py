@@ -27,8 +27,13 @@ def normalize_axis(op, axis, ndim):
 
 
 def normalize_axes(op, axis, ndim):
-    """None (every axis) or a sorted tuple of distinct non-negative axes."""
+    """None (every axis) or a sorted tuple of distinct non-negative axes. A 0-d tensor takes
+    axis 0 or -1, as in torch, meaning its one element."""
     if axis is None:
+        return None
+    if ndim == 0:
+        for a in (tuple(axis) if isinstance(axis, (tuple, list)) else (axis,)):
+            normalize_axis(op, a, ndim)
         return None
     axes = tuple(axis) if isinstance(axis, (tuple, list)) else (axis,)
     axes = tuple(sorted(normalize_axis(op, a, ndim) for a in axes))
@@ -40,6 +45,12 @@ def normalize_axes(op, axis, ndim):
 def kept_shape(shape, axes):
     """The shape of a reduction over `axes` with keepdims=True."""
     return tuple(1 if axes is None or i in axes else n for i, n in enumerate(shape))
+
+
+def floating(k, x):
+    """x as the default float dtype (float32) when it holds integers or bools, as torch gives
+    float32 for exp, sigmoid or true division of integers (numpy would give float16 or 64)."""
+    return k.astype(x, np.float32) if x.dtype.kind in "iub" else x
 
 
 def require_float(op, dtype):

@@ -1,6 +1,6 @@
 """Activations and the (stable) softmax family."""
 from ..autograd import Function
-from ._checks import normalize_axis
+from ._checks import floating, normalize_axis
 
 
 class ReLU(Function):
@@ -24,7 +24,7 @@ class LeakyReLU(Function):
 
 class Sigmoid(Function):
     def forward(self, x):
-        y = self.kernels.sigmoid(x)
+        y = self.kernels.sigmoid(floating(self.kernels, x))
         self.save(y)
         return y
 
@@ -34,7 +34,7 @@ class Sigmoid(Function):
 
 class Tanh(Function):
     def forward(self, x):
-        y = self.kernels.tanh(x)
+        y = self.kernels.tanh(floating(self.kernels, x))
         self.save(y)
         return y
 

@@ -5,22 +5,29 @@ import numbers
 from .. import backend
 
 from ..autograd import Function
-from ._checks import broadcast_shapes, shape_of
+from ._checks import broadcast_shapes, floating, shape_of
 
 
 class _Binary(Function):
+    saves_inputs = True  # whether backward needs a and b
+
     def forward(self, a, b):
         broadcast_shapes(self.op_name(), shape_of(a), shape_of(b))
-        self.save(a, b)
+        if self.saves_inputs:
+            self.save(a, b)
         return getattr(self.kernels, self.op_name())(a, b)
 
 
 class Add(_Binary):
+    saves_inputs = False
+
     def backward(self, gy):
         return gy, gy
 
 
 class Sub(_Binary):
+    saves_inputs = False
+
     def backward(self, gy):
         return gy, self.kernels.neg(gy) if self.needs_input_grad[1] else None
 
@@ -33,6 +40,11 @@ class Mul(_Binary):
 
 
 class Div(_Binary):
+    def forward(self, a, b):
+        k = self.kernels
+        return super().forward(*(x if isinstance(x, numbers.Number) else floating(k, x)
+                                 for x in (a, b)))
+
     def backward(self, gy):
         a, b = self.saved
         k, (need_a, need_b) = self.kernels, self.needs_input_grad
@@ -47,13 +59,29 @@ class Pow(_Binary):
         return y
 
     def backward(self, gy):
+        """As torch: d/da = b a^(b-1), but 0 where b == 0 (so x ** 0 has gradient 0 even at 0);
+        d/db = a^b log(a), but 0 where a == 0 and b >= 0 (no 0 * -inf). A negative base has
+        no real logarithm: its exponent gradient is nan, as in torch."""
         a, b, y = self.saved
         k, (need_a, need_b) = self.kernels, self.needs_input_grad
-        # Python scalars stay Python scalars so that they keep their weak dtype.
-        b_minus_1 = b - 1 if isinstance(b, numbers.Number) else k.sub(b, 1)
-        log_a = math.log(a) if isinstance(a, numbers.Number) and need_b else None
-        ga = k.mul(k.mul(gy, b), k.pow(a, b_minus_1)) if need_a else None
-        gb = k.mul(k.mul(gy, y), log_a if log_a is not None else k.log(a)) if need_b else None
+        ga = gb = None
+        if need_a:
+            # Python scalars stay Python scalars so that they keep their weak dtype.
+            b_minus_1 = b - 1 if isinstance(b, numbers.Number) else k.sub(b, 1)
+            ga = k.mul(k.mul(gy, b), k.pow(a, b_minus_1))
+            if not isinstance(b, numbers.Number):
+                ga = k.where(k.compare("eq", b, 0), 0, ga)
+            elif b == 0:
+                ga = k.zeros(ga.shape, ga.dtype)
+        if need_b:
+            if isinstance(a, numbers.Number):
+                log_a = math.log(a) if a > 0 else (-math.inf if a == 0 else math.nan)
+                gb = k.mul(k.mul(gy, y), log_a)
+                if a == 0:
+                    gb = k.where(k.compare("ge", b, 0), 0, gb)
+            else:
+                gb = k.mul(k.mul(gy, y), k.log(a))
+                gb = k.where(k.compare("eq", a, 0), k.where(k.compare("ge", b, 0), 0, gb), gb)
         return ga, gb
 
 
@@ -67,7 +95,7 @@ class Neg(Function):
 
 class Exp(Function):
     def forward(self, x):
-        y = self.kernels.exp(x)
+        y = self.kernels.exp(floating(self.kernels, x))
         self.save(y)
         return y
 
@@ -77,6 +105,7 @@ class Exp(Function):
 
 class Log(Function):
     def forward(self, x):
+        x = floating(self.kernels, x)
         self.save(x)
         return self.kernels.log(x)
 
@@ -86,7 +115,7 @@ class Log(Function):
 
 class Sqrt(Function):
     def forward(self, x):
-        y = self.kernels.sqrt(x)
+        y = self.kernels.sqrt(floating(self.kernels, x))
         self.save(y)
         return y
 

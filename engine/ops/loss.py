@@ -1,6 +1,6 @@
 """Losses. Cross-entropy and BCE-with-logits are fused kernels, stable for any logits."""
 from ..autograd import Function
-from ..errors import DTypeError, ShapeError
+from ..errors import ArgumentError, DTypeError, ShapeError
 from ._checks import require_float
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -39,7 +39,7 @@ def _reduce(op, loss, reduction):
         return loss.sum()
     if reduction == "none":
         return loss
-    raise ValueError(f"{op}: reduction must be one of {REDUCTIONS}, got {reduction!r}")
+    raise ArgumentError(f"{op}: reduction must be one of {REDUCTIONS}, got {reduction!r}")
 
 
 def _same_shape(op, a, b):

@@ -2,7 +2,8 @@
 from .. import backend
 
 from ..autograd import Function
-from ..errors import ShapeError
+from ..arguments import number
+from ..errors import ArgumentError, ShapeError
 from ..random import generator
 from ..tensor import Tensor
 from ._checks import require_float
@@ -51,7 +52,7 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
                              f"for input {x.shape}")
     if not training:
         if running_mean is None or running_var is None:
-            raise ValueError(f"{op}: evaluation needs running_mean and running_var")
+            raise ArgumentError(f"{op}: evaluation needs running_mean and running_var")
         scale = (running_var + eps) ** -0.5
         y = (x - _per_channel(running_mean, x.ndim)) * _per_channel(scale, x.ndim)
         y = y if weight is None else y * _per_channel(weight, x.ndim)
@@ -63,8 +64,7 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
 
 def dropout(x, p=0.5, training=True):
     """Zero each element with probability p and scale the rest by 1/(1-p) (identity in eval)."""
-    if not 0 <= p <= 1:
-        raise ValueError(f"dropout: p must lie in [0, 1], got {p}")
+    p = number("dropout", "dropout probability", p, high=1.0)
     if not training or p == 0:
         return x
     if p == 1:

@@ -149,7 +149,7 @@ def _host_index(part):
     if isinstance(part, list):
         part = np.asarray(part)
     if isinstance(part, np.ndarray) and part.dtype.kind not in "iub":
-        raise IndexError(f"getitem: index arrays must hold integers or bools, got {part.dtype}")
+        raise DTypeError(f"getitem: index arrays must hold integers or bools, got {part.dtype}")
     return part
 
 
@@ -194,7 +194,7 @@ def where(condition, a, b):
         raise DTypeError(f"where: condition must be a bool tensor, got dtype {condition.dtype}")
     for v in (a, b):
         if not isinstance(v, (Tensor, numbers.Number)):
-            raise TypeError(f"where: a and b must be tensors or numbers, got {type(v).__name__}")
+            raise DTypeError(f"where: a and b must be tensors or numbers, got {type(v).__name__}")
     return Where.apply(condition, a, b)
 
 

@@ -1,20 +1,48 @@
 """python -m engine train TASK: train one of the course's networks."""
+import argparse
+import math
 import os
 
 from . import train
 
 
+def _whole_number(low):
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"expected a whole number >= {low}, got {value}")
+        return value
+    parse.__name__ = "whole number"  # what argparse calls the type in its messages
+    return parse
+
+
+def _learning_rate(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text!r}")
+    return value
+
+
 def add_parser(commands):
     fit = commands.add_parser("train", help="train one of the course's networks")
     fit.add_argument("task", choices=train.TASKS)
-    fit.add_argument("--epochs", type=int, help="default: the task's (a few minutes on 2 cores)")
-    fit.add_argument("--batch-size", type=int)
-    fit.add_argument("--lr", type=float)
+    fit.add_argument("--epochs", type=_whole_number(1),
+                     help="total epochs, those before a resumed checkpoint included (default: "
+                          "the task's, a few minutes on 2 cores; the checkpoint's with --resume)")
+    fit.add_argument("--batch-size", type=_whole_number(1))
+    fit.add_argument("--lr", type=_learning_rate)
     fit.add_argument("--device", default="cpu")
-    fit.add_argument("--seed", type=int, default=0)
+    fit.add_argument("--seed", type=_whole_number(0), help="default 0 (the checkpoint's with --resume)")
     fit.add_argument("--out", help="folder for checkpoint and pictures (default out/TASK)")
     fit.add_argument("--json", help="write the final metrics to this file as one JSON object")
-    fit.add_argument("--resume", metavar="CHECKPOINT", help="continue from a checkpoint.npz")
+    fit.add_argument("--resume", metavar="CHECKPOINT",
+                     help="continue from a checkpoint.npz (options left out take its values)")
     fit.add_argument("--data", help="folder of MNIST IDX files (default: the bundled sample)")
     fit.add_argument("--quiet", action="store_true", help="no progress bar")
     fit.add_argument("--profile", action="store_true", help="print each op's time after training")
@@ -22,10 +50,7 @@ def add_parser(commands):
 
 
 def run(args):
-    defaults = train.DEFAULTS[args.task]
-    for name in ("epochs", "batch_size", "lr"):
-        if getattr(args, name) is None:
-            setattr(args, name, getattr(defaults, name))
+    """Options left out take the task's defaults, or the checkpoint's with --resume (train.resolve)."""
     args.out = args.out or os.path.join("out", args.task)
     train.train(args)
     return 0

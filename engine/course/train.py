@@ -3,21 +3,36 @@
 Every random draw (initial weights, shuffling, noise, dropout, patches) comes from the seed and
 the epoch number, and a checkpoint holds the model, the optimizer and the history after every
 epoch, so --resume reaches exactly the result of an uninterrupted run.
+
+Ctrl-C stops training at the end of the current step and saves a checkpoint there: it records
+the step within the epoch, the losses of the epoch so far and the engine's random state, and
+--resume draws the epoch's batches again in the same order (epoch_rng), skips those already
+done, and ends bit for bit where the uninterrupted run ends. A second Ctrl-C stops at once.
+
+A checkpoint (a dict, see _checkpoint) holds: format, task, seed, batch_size, lr, epochs (the
+total the run was started for), data, epoch (the last finished epoch counted from 0, -1 for
+none), step (batches done of epoch + 1; 0 at an epoch's end), epoch_losses (their losses),
+history (mean loss of each finished epoch), model, optimizer, schedule, engine_rng, curve.
 """
 import contextlib
 import json
 import math
 import os
+import shlex
+import signal
+import sys
+import threading
 import time
 from dataclasses import dataclass
 
 import numpy as np
 
-from .. import nn, optim
+from .. import backend, nn, optim
 from . import data, models
 from ..autograd import no_grad
+from ..errors import CheckpointError, EngineError
 from ..profiler import Profile, profile
-from ..random import manual_seed
+from ..random import generator, manual_seed
 from ..serialization import load, save
 from ..tensor import Tensor
 
@@ -43,6 +58,23 @@ DEFAULTS = {
     "dip": Defaults(10, 1, 0.01),
 }
 TASKS = tuple(DEFAULTS)
+MNIST_TASKS = ("linear", "mlp", "cnn", "inpaint")  # the tasks that read --data
+CHECKPOINT_FORMAT = "python -m engine train checkpoint"
+
+
+class UsageError(EngineError, ValueError):
+    """Options that cannot work together, or that contradict the checkpoint they resume: the
+    command line needs fixing (exit status 2, as for argparse's own errors)."""
+
+    exit_code = 2
+
+
+class TrainingError(EngineError, RuntimeError):
+    """Training that cannot go on, such as a loss that became nan or infinite."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during training; the message says what was saved and the command that resumes."""
 
 
 def epoch_rng(seed, epoch):
@@ -256,9 +288,15 @@ def build(args):
     raise ValueError(f"train: unknown task {args.task!r}; tasks: {', '.join(TASKS)}")
 
 
-def _checkpoint(run, epoch, history):
-    state = {"task": run.args.task, "seed": run.args.seed, "epoch": epoch, "history": history,
-             "model": run.model.state_dict(), "optimizer": run.optimizer.state_dict()}
+def _checkpoint(run, epoch, history, step=0, losses=()):
+    """The state after `step` batches of epoch `epoch + 1` (step 0: after epoch `epoch`)."""
+    args = run.args
+    state = {"format": CHECKPOINT_FORMAT, "task": args.task, "seed": args.seed,
+             "batch_size": args.batch_size, "lr": args.lr, "epochs": args.epochs,
+             "data": _data_key(args), "epoch": epoch, "step": step,
+             "epoch_losses": [float(v) for v in losses], "history": list(history),
+             "model": run.model.state_dict(), "optimizer": run.optimizer.state_dict(),
+             "engine_rng": generator().bit_generator.state}
     if run.schedule is not None:
         state["schedule"] = run.schedule.state_dict()
     if hasattr(run, "curve"):
@@ -266,67 +304,322 @@ def _checkpoint(run, epoch, history):
     return state
 
 
-def _restore(run, state):
-    if state["task"] != run.args.task or state["seed"] != run.args.seed:
-        raise ValueError(f"train: the checkpoint is of task {state['task']!r} with seed "
-                         f"{state['seed']}, not {run.args.task!r} with seed {run.args.seed}")
-    run.model.load_state_dict(state["model"])
-    run.optimizer.load_state_dict(state["optimizer"])
-    if run.schedule is not None:
-        run.schedule.load_state_dict(state["schedule"])
-    if hasattr(run, "curve"):
-        run.curve = list(state["curve"])
-    return int(state["epoch"]) + 1, list(state["history"])
+def _data_key(args):
+    folder = getattr(args, "data", None)
+    return os.path.abspath(folder) if folder else None
+
+
+_REQUIRED = {"task": str, "seed": int, "epoch": int, "history": list, "model": dict,
+             "optimizer": dict}
+
+
+def read_checkpoint(path, task):
+    """The training checkpoint at `path` for `task`: CheckpointError when the file is not a
+    training checkpoint, UsageError when it is one of another task."""
+    state = load(path)
+    problem = None
+    if not isinstance(state, dict):
+        problem = f"it holds a {type(state).__name__}"
+    else:
+        missing = [k for k in _REQUIRED if k not in state]
+        wrong = [k for k, kind in _REQUIRED.items()
+                 if k in state and (not isinstance(state[k], kind) or isinstance(state[k], bool))]
+        if missing:
+            problem = f"it has no {', '.join(map(repr, missing))}"
+        elif wrong:
+            problem = f"its {', '.join(map(repr, wrong))} have the wrong type"
+        elif state.get("format", CHECKPOINT_FORMAT) != CHECKPOINT_FORMAT:
+            problem = f"its format is {state['format']!r}"
+    if problem:
+        raise CheckpointError(f"train: {path} is not a training checkpoint of python -m engine "
+                              f"train ({problem})")
+    if state["task"] != task:
+        raise UsageError(f"train: --resume {path}: the checkpoint is of task {state['task']!r}, "
+                         f"not {task!r}")
+    step, losses = state.setdefault("step", 0), state.setdefault("epoch_losses", [])
+    if (type(step) is not int or step < 0 or not isinstance(losses, list)
+            or len(losses) != step or state["epoch"] < -1
+            or len(state["history"]) != state["epoch"] + 1):
+        raise CheckpointError(f"train: {path}: inconsistent training checkpoint (epoch "
+                              f"{state['epoch']}, step {step!r}, {len(state['history'])} epochs "
+                              "of history)")
+    return state
+
+
+def _option(name, value):
+    if name == "data":
+        return f"--data {value}" if value else "the bundled MNIST sample"
+    return f"--{name.replace('_', '-')} {value}"
+
+
+def _check_numbers(args):
+    """The checks of the command line's argument types, for callers that pass a Namespace."""
+    for name, low in (("epochs", 1), ("batch_size", 1), ("seed", 0)):
+        value = getattr(args, name)
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+            raise UsageError(f"train: {_option(name, value)}: expected a whole number >= {low}")
+    if not (isinstance(args.lr, (int, float)) and math.isfinite(args.lr) and args.lr > 0):
+        raise UsageError(f"train: --lr {args.lr}: expected a finite number > 0")
+
+
+def resolve(args, state=None):
+    """Fill the options left None (the task's defaults, or the checkpoint's when resuming) and
+    check them against the checkpoint: UsageError naming every difference. Returns notes for
+    the user (a longer run than the checkpoint's, nothing left to train)."""
+    defaults = DEFAULTS[args.task]
+    notes = []
+    if state is None:
+        for name in ("epochs", "batch_size", "lr"):
+            if getattr(args, name, None) is None:
+                setattr(args, name, getattr(defaults, name))
+        if getattr(args, "seed", None) is None:
+            args.seed = 0
+        _check_numbers(args)
+        return notes
+    saved = {"seed": state["seed"], "batch_size": state.get("batch_size"), "lr": state.get("lr")}
+    differ = [name for name, value in saved.items()
+              if value is not None and getattr(args, name, None) not in (None, value)]
+    if "data" in state and _data_key(args) != state["data"]:
+        differ.append("data")
+        saved["data"] = state["data"]
+    if differ:
+        raise UsageError(
+            f"train: --resume {args.resume}: the checkpoint was trained with "
+            f"{', '.join(_option(n, saved[n]) for n in differ)}; this command asks for "
+            f"{', '.join(_option(n, getattr(args, n, None)) for n in differ)}. Resume with the "
+            "checkpoint's values (--seed, --batch-size and --lr left out take them), or train "
+            "afresh without --resume")
+    for name in ("seed", "batch_size", "lr"):
+        if getattr(args, name, None) is None:
+            fallback = 0 if name == "seed" else getattr(defaults, name)
+            setattr(args, name, saved[name] if saved[name] is not None else fallback)
+    finished = state["epoch"] + 1
+    needed = finished + (1 if state["step"] else 0)
+    planned = state.get("epochs")
+    if getattr(args, "epochs", None) is None:
+        args.epochs = max(planned or defaults.epochs, needed)
+    _check_numbers(args)
+    if args.epochs < needed:
+        done = f"{finished} epochs" + (f" and {state['step']} steps of the next" if state["step"]
+                                       else "")
+        raise UsageError(f"train: --resume {args.resume}: --epochs {args.epochs} is fewer than "
+                         f"the checkpoint has trained ({done}); --epochs counts every epoch, "
+                         f"those before the checkpoint included: give at least --epochs {needed}")
+    if planned is not None and args.epochs != planned:
+        notes.append(f"the checkpoint's run was started for {planned} epochs; training to "
+                     f"{args.epochs} in all (a learning-rate schedule now ends at epoch "
+                     f"{args.epochs})")
+    if args.epochs == finished and not state["step"]:
+        notes.append(f"the checkpoint has finished all {args.epochs} epochs: nothing to train, "
+                     "evaluating it")
+    return notes
+
+
+def _restore(run, state, path):
+    """Load the checkpoint into run: (first epoch, steps of it done, their losses, history)."""
+    try:
+        run.model.load_state_dict(state["model"])
+        run.optimizer.load_state_dict(state["optimizer"])
+        if run.schedule is not None:
+            run.schedule.load_state_dict(state["schedule"])
+        if hasattr(run, "curve"):
+            run.curve = list(state["curve"])
+    except (KeyError, ValueError, TypeError) as e:
+        raise CheckpointError(f"train: {path}: the checkpoint does not fit the {run.args.task} "
+                              f"network and optimizer: {e}") from None
+    if state["step"] >= run.steps_per_epoch():
+        raise CheckpointError(f"train: {path}: step {state['step']} of an epoch of "
+                              f"{run.steps_per_epoch()} steps")
+    return state["epoch"] + 1, state["step"], list(state["epoch_losses"]), list(state["history"])
+
+
+def resume_command(args, checkpoint):
+    """The command line that continues this run from `checkpoint`."""
+    words = ["python", "-m", "engine", "train", args.task]
+    if os.path.normpath(args.out) != os.path.join("out", args.task):
+        words += ["--out", args.out]
+    for option in ("data", "json"):
+        if getattr(args, option, None):
+            words += [f"--{option}", getattr(args, option)]
+    if args.device != "cpu":
+        words += ["--device", args.device]
+    words += [flag for flag in ("--quiet", "--profile") if getattr(args, flag[2:], False)]
+    return " ".join(shlex.quote(str(w)) for w in words + ["--resume", checkpoint])
+
+
+def _check_options(args):
+    """What can be refused before any data is read."""
+    if getattr(args, "data", None) is not None:
+        if args.task not in MNIST_TASKS:
+            raise UsageError(f"train: --data is for the MNIST tasks ({', '.join(MNIST_TASKS)}); "
+                             f"{args.task} trains on scikit-image's pictures")
+        if not os.path.isdir(args.data):
+            raise UsageError(f"train: --data {args.data}: no such folder")
+    for option, folder in (("--out", args.out), ("--json", os.path.dirname(
+            os.path.abspath(args.json)) if getattr(args, "json", None) else None)):
+        if folder is not None and os.path.exists(folder) and not os.path.isdir(folder):
+            raise UsageError(f"train: {option}: {folder} is a file, not a folder")
+
+
+class _Progress:
+    """What has been saved so far, for the message of an interrupted run."""
+
+    def __init__(self, args, checkpoint):
+        self.args, self.checkpoint = args, checkpoint
+        self.saved = None  # (path, description) of the last state saved or resumed from
+
+    def interrupted(self, when, just_saved=False):
+        if self.saved is None:
+            return Interrupted(f"interrupted {when}; nothing was saved")
+        path, description = self.saved
+        said = f"saved {path}" if just_saved else f"{path} holds {description}"
+        return Interrupted(f"interrupted {when}; {said}\n"
+                           f"resume with: {resume_command(self.args, path)}")
+
+
+def _describe(epoch, step, steps, epochs):
+    """What a checkpoint after `step` steps of epoch `epoch + 1` (counted from 0) holds."""
+    if step:
+        return f"epoch {epoch + 2} of {epochs} up to step {step} of {steps}"
+    return f"{epoch + 1} of {epochs} epochs"
+
+
+class _StopOnInterrupt:
+    """While training: the first Ctrl-C asks to stop after the current step (so the loop saves
+    a consistent checkpoint, never half an optimizer step), a second one stops at once. Only in
+    the main thread, and only where Ctrl-C would raise KeyboardInterrupt anyway."""
+
+    def __init__(self):
+        self.requested = False
+        self.previous = None
+
+    def __enter__(self):
+        if (threading.current_thread() is threading.main_thread()
+                and signal.getsignal(signal.SIGINT) is signal.default_int_handler):
+            self.previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        try:  # no buffered stream here: the main thread may be inside a write to stderr
+            os.write(2, b"\nstopping after this step to save a checkpoint "
+                        b"(Ctrl-C again stops at once)\n")
+        except OSError:
+            pass
+
+    def __exit__(self, *exc):
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+        return False
 
 
 def train(args):
-    """Train args.task; returns the metrics (also written to --json and summarized)."""
+    """Train args.task; returns the metrics (also written to --json and summarized).
+
+    Options left None take the task's defaults, or the checkpoint's when resuming. Refuses
+    (UsageError, CheckpointError, DeviceError, data.DataError) before training what cannot work;
+    Ctrl-C saves a checkpoint at the current step and raises Interrupted."""
     from tqdm import tqdm
     started = time.perf_counter()
-    run = build(args)
-    os.makedirs(args.out, exist_ok=True)
+    backend.table(args.device)  # an unknown or unusable device says so before any data is read
+    state = read_checkpoint(args.resume, args.task) if getattr(args, "resume", None) else None
+    for note in resolve(args, state):
+        print(f"note: {note}", file=sys.stderr)
+    _check_options(args)
     checkpoint = os.path.join(args.out, "checkpoint.npz")
-    first_epoch, history = 0, []
-    if args.resume:
-        first_epoch, history = _restore(run, load(args.resume))
-    steps = run.steps_per_epoch()
-    recorder = profile() if getattr(args, "profile", False) else contextlib.nullcontext()
-    with recorder:
-        history = _epochs(run, args, first_epoch, history, steps, checkpoint, tqdm)
-    metrics = run.evaluate()
-    metrics.update(task=args.task, epochs=args.epochs, seconds=time.perf_counter() - started,
-                   final_loss=history[-1] if history else None)
-    _pictures(run, history, args.out)
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(metrics, f, indent=2)
+    progress = _Progress(args, checkpoint)
+    phase = "before training started"
+    try:
+        os.makedirs(args.out, exist_ok=True)  # before the data: a folder that cannot be made says so
+        if getattr(args, "json", None):
+            os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
+        run = build(args)
+        start, history = (0, 0, []), []
+        if state is not None:
+            *start, history = _restore(run, state, args.resume)
+            progress.saved = (args.resume, _describe(state["epoch"], state["step"],
+                                                     run.steps_per_epoch(), args.epochs))
+        steps = run.steps_per_epoch()
+        recorder = profile() if getattr(args, "profile", False) else contextlib.nullcontext()
+        phase = "again before the checkpoint of the current step was written"
+        with recorder:
+            history = _epochs(run, args, start, history, steps, checkpoint, tqdm, progress,
+                              state.get("engine_rng") if state else None)
+        if progress.saved is None or progress.saved[0] != checkpoint:
+            # nothing was left to train: --out gets the resumed state, so the summary is true
+            save(_checkpoint(run, len(history) - 1, history), checkpoint)
+            progress.saved = (checkpoint, _describe(len(history) - 1, 0, steps, args.epochs))
+        phase = "after training, while evaluating"
+        metrics = run.evaluate()
+        metrics.update(task=args.task, epochs=args.epochs, seconds=time.perf_counter() - started,
+                       final_loss=history[-1] if history else None)
+        _pictures(run, history, args.out)
+        if getattr(args, "json", None):
+            with open(args.json, "w") as f:
+                json.dump(metrics, f, indent=2)
+    except Interrupted:
+        raise
+    except KeyboardInterrupt:
+        raise progress.interrupted(phase) from None
     if isinstance(recorder, Profile):
         print(recorder.table(limit=20))
     print(summary(metrics, checkpoint))
     return metrics
 
 
-def _epochs(run, args, first_epoch, history, steps, checkpoint, tqdm):
-    """The training loop: one checkpoint after every epoch; returns the loss history."""
-    bar = tqdm(total=args.epochs * steps, initial=first_epoch * steps, desc=args.task,
-               unit="step", disable=args.quiet, mininterval=0.5)
-    for epoch in range(first_epoch, args.epochs):
-        manual_seed(args.seed * 100_003 + epoch)  # dropout and any other engine draws
-        run.model.train()
-        losses = []
-        for batch in run.batches(epoch):
-            loss = run.loss(batch)
-            run.optimizer.zero_grad()
-            loss.backward()
-            run.optimizer.step()
-            losses.append(loss.item())
-            bar.set_postfix(epoch=epoch + 1, loss=f"{losses[-1]:.4f}")
-            bar.update()
-        history.append(float(np.mean(losses)))
-        if run.schedule is not None:
-            run.schedule.step()
-        save(_checkpoint(run, epoch, history), checkpoint)
-    bar.close()
+def _epochs(run, args, start, history, steps, checkpoint, tqdm, progress=None, engine_rng=None):
+    """The training loop: a checkpoint after every epoch, and at the current step on Ctrl-C;
+    returns the loss history. `start` is (first epoch, steps of it already done, their losses)."""
+    first_epoch, skip, partial = start
+    progress = progress or _Progress(args, checkpoint)
+    bar = tqdm(total=args.epochs * steps, initial=first_epoch * steps + skip, desc=args.task,
+               unit="step", disable=getattr(args, "quiet", False), mininterval=0.5)
+    try:
+        with _StopOnInterrupt() as stop:
+            for epoch in range(first_epoch, args.epochs):
+                manual_seed(args.seed * 100_003 + epoch)  # dropout and any other engine draws
+                resumed = epoch == first_epoch and skip > 0
+                if resumed and engine_rng is not None:
+                    generator().bit_generator.state = engine_rng  # as it was at that step
+                run.model.train()
+                losses = list(partial) if resumed else []
+                for step, batch in enumerate(run.batches(epoch)):
+                    if resumed and step < skip:
+                        continue  # done before the checkpoint: the same batches, in the same order
+                    if stop.requested:
+                        bar.close()
+                        save(_checkpoint(run, epoch - 1, history, step, losses), checkpoint)
+                        progress.saved = (checkpoint, _describe(epoch - 1, step, steps, args.epochs))
+                        raise progress.interrupted(f"in epoch {epoch + 1} of {args.epochs} after "
+                                                   f"step {step} of {steps}", just_saved=True)
+                    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                        loss = run.loss(batch)  # a diverging run is reported below, not warned of
+                        run.optimizer.zero_grad()
+                        loss.backward()
+                        run.optimizer.step()
+                    value = loss.item()
+                    if not math.isfinite(value):
+                        saved = (f"{progress.saved[0]} holds {progress.saved[1]}" if progress.saved
+                                 else "no checkpoint was written")
+                        raise TrainingError(
+                            f"train: the loss became {value} in epoch {epoch + 1}, step {step + 1}: "
+                            f"training diverged (is --lr {args.lr} too large?); {saved}")
+                    losses.append(value)
+                    bar.set_postfix(epoch=epoch + 1, loss=f"{losses[-1]:.4f}")
+                    bar.update()
+                history.append(float(np.mean(losses)))
+                if run.schedule is not None:
+                    run.schedule.step()
+                save(_checkpoint(run, epoch, history), checkpoint)
+                progress.saved = (checkpoint, _describe(epoch, 0, steps, args.epochs))
+                if stop.requested:
+                    bar.close()
+                    raise progress.interrupted(f"at the end of epoch {epoch + 1} of {args.epochs}",
+                                               just_saved=True)
+    finally:
+        bar.close()
     return history
 
 

@@ -9,6 +9,8 @@ void bind_pool(py::module_& m);
 
 PYBIND11_MODULE(_cpp, m) {
     m.doc() = "CPU convolution helpers for NCHW float32/float64 arrays";
+    // Bad arguments raise kernels.errors.ShapeError / DTypeError (ValueError / TypeError).
+    engine_cpp::load_error_classes();
     bind_im2col(m);
     bind_winograd(m);
     bind_optim(m);

@@ -1,4 +1,7 @@
 // Fused optimizer updates: one pass over the parameter, its gradient and its state, in place.
+// Every array must be a native-byte-order, aligned, C-contiguous float32/float64 array of the
+// parameter's shape and dtype (else DTypeError or ShapeError): a big-endian parameter would be
+// read and written as garbage.
 #include <cmath>
 
 #include "common.hpp"
@@ -9,18 +12,18 @@ namespace {
 
 void check_same(const char* op, const py::array& p, const py::array& other, const char* name) {
     check_array(op, name, other, p.ndim());
-    if (!other.dtype().is(p.dtype()))
-        throw py::type_error(std::string(op) + ": " + name + " has dtype " +
+    if (!other.dtype().equal(p.dtype()))
+        dtype_error(std::string(op) + ": " + name + " has dtype " +
                              std::string(py::str(other.dtype())) + " but the parameter has " +
                              std::string(py::str(p.dtype())));
     for (py::ssize_t i = 0; i < p.ndim(); ++i)
         if (other.shape(i) != p.shape(i))
-            throw py::value_error(std::string(op) + ": " + name + " has shape " +
+            shape_error(std::string(op) + ": " + name + " has shape " +
                                   shape_str(other) + " but the parameter has " + shape_str(p));
 }
 
 void check_writeable(const char* op, const py::array& a, const char* name) {
-    if (!a.writeable()) throw py::value_error(std::string(op) + ": " + name + " is read-only");
+    if (!a.writeable()) shape_error(std::string(op) + ": " + name + " is read-only");
 }
 
 // p -= lr * step, where d = g + wd p, b = first ? d : momentum b + (1 - dampening) d, and
@@ -69,7 +72,7 @@ void adam_update(py::array p, const py::array& g, py::array exp_avg, py::array e
     check_same("adam_update", p, exp_avg, "exp_avg");
     check_same("adam_update", p, exp_avg_sq, "exp_avg_sq");
     for (auto* a : {&p, &exp_avg, &exp_avg_sq}) check_writeable("adam_update", *a, "state");
-    if (step < 1) throw py::value_error("adam_update: step counts from 1");
+    if (step < 1) shape_error("adam_update: step counts from 1");
     const double step_size = lr / (1 - std::pow(beta1, step));
     const double root_correction = std::sqrt(1 - std::pow(beta2, step));
     const int64_t n = p.size();

@@ -82,8 +82,7 @@ inline void flush_block(T buffer[16][kBlock], T* first, int64_t plane, int64_t c
 template <typename T>
 void input_kernel(const T* x, T* v, const Tiles& s, int64_t ph, int64_t pw) {
     const int64_t plane = s.c * s.count();  // stride between the 16 transformed planes
-#pragma omp parallel for schedule(static)
-    for (int64_t p = 0; p < s.n * s.c; ++p) {
+    parallel_for(s.n * s.c, 32 * s.th * s.tw, [&](int64_t p) {
         const int64_t n = p / s.c, c = p % s.c;
         const T* xp = x + p * s.h * s.w;
         T* vp = v + c * s.count() + n * s.th * s.tw;
@@ -104,14 +103,13 @@ void input_kernel(const T* x, T* v, const Tiles& s, int64_t ph, int64_t pw) {
             }
             flush_block(buffer, vp + start, plane, stop - start);
         }
-    }
+    });
 }
 
 template <typename T>
 void output_kernel(const T* m, T* y, const Tiles& s, int64_t oh, int64_t ow) {
     const int64_t plane = s.c * s.count();
-#pragma omp parallel for schedule(static)
-    for (int64_t p = 0; p < s.n * s.c; ++p) {
+    parallel_for(s.n * s.c, 32 * s.th * s.tw, [&](int64_t p) {
         const int64_t n = p / s.c, c = p % s.c;
         const T* mp = m + c * s.count() + n * s.th * s.tw;
         T* yp = y + p * oh * ow;
@@ -128,14 +126,13 @@ void output_kernel(const T* m, T* y, const Tiles& s, int64_t oh, int64_t ow) {
                     }
             }
         }
-    }
+    });
 }
 
 template <typename T>
 void output_grad_kernel(const T* gy, T* gm, const Tiles& s, int64_t oh, int64_t ow) {
     const int64_t plane = s.c * s.count();
-#pragma omp parallel for schedule(static)
-    for (int64_t p = 0; p < s.n * s.c; ++p) {
+    parallel_for(s.n * s.c, 32 * s.th * s.tw, [&](int64_t p) {
         const int64_t n = p / s.c, c = p % s.c;
         const T* gp = gy + p * oh * ow;
         T* mp = gm + c * s.count() + n * s.th * s.tw;
@@ -154,73 +151,92 @@ void output_grad_kernel(const T* gy, T* gm, const Tiles& s, int64_t oh, int64_t 
             }
             flush_block(buffer, mp + start, plane, stop - start);
         }
-    }
+    });
 }
 
-void require(bool ok, const std::string& message) {
-    if (!ok) throw py::value_error(message);
-}
+int64_t tiles_for(int64_t size) { return size / 2 + size % 2; }
 
-int64_t tiles_for(int64_t size) { return (size + 1) / 2; }
+// The tiles of an (n, c) batch with an output of oh x ow, with the 16 x c x tiles transformed
+// array counted against the extension's limit.
+Tiles make_tiles(const char* op, int64_t n, int64_t c, int64_t h, int64_t w, int64_t oh,
+                 int64_t ow) {
+    const Tiles s{n, c, h, w, tiles_for(oh), tiles_for(ow)};
+    const std::string what = "the transformed tiles (16, C, N*ceil(oh/2)*ceil(ow/2))";
+    const int64_t count = count_mul(op, what, count_mul(op, what, n, s.th), s.tw);
+    count_mul(op, what, count_mul(op, what, 16, c), count);
+    return s;
+}
 
 // x (N, C, H, W) -> V (16, C, N*th*tw) for an output of oh x ow with padding (ph, pw).
-py::array winograd_input(const py::array& x, int64_t ph, int64_t pw, int64_t oh, int64_t ow,
-                         const py::object& out) {
-    check_array("winograd_input", "x", x, 4);
+py::array winograd_input(const py::object& x_arg, const py::object& ph_arg,
+                         const py::object& pw_arg, const py::object& oh_arg,
+                         const py::object& ow_arg, const py::object& out) {
+    const char* op = "winograd_input";
+    const py::array x = as_array(op, "x", x_arg);
+    check_array(op, "x", x, 4);
+    const int64_t ph = to_int(op, "ph", ph_arg), pw = to_int(op, "pw", pw_arg);
+    const int64_t oh = to_int(op, "oh", oh_arg), ow = to_int(op, "ow", ow_arg);
     require(ph >= 0 && pw >= 0, "winograd_input: padding must be non-negative");
     require(oh >= 1 && ow >= 1, "winograd_input: output size must be positive");
-    const Tiles s{x.shape(0), x.shape(1), x.shape(2), x.shape(3), tiles_for(oh), tiles_for(ow)};
-    require(s.n >= 1 && s.c >= 1 && s.h >= 1 && s.w >= 1,
+    const int64_t n = x.shape(0), c = x.shape(1), h = x.shape(2), w = x.shape(3);
+    require(n >= 1 && c >= 1 && h >= 1 && w >= 1,
             "winograd_input: x has shape " + shape_str(x) + " with a size below 1");
-    require(oh == s.h + 2 * ph - 2 && ow == s.w + 2 * pw - 2,
+    // oh == h + 2 ph - 2, without overflow: both sides are compared as h + 2 ph.
+    require(oh == extent(op, "the padded height", h, 2, ph) - 2 &&
+                ow == extent(op, "the padded width", w, 2, pw) - 2,
             "winograd_input: a 3x3 stride-1 output of x " + shape_str(x) + " padded by (" +
                 std::to_string(ph) + ", " + std::to_string(pw) + ") is not " + std::to_string(oh) +
                 " x " + std::to_string(ow));
-    py::array v = output("winograd_input", out, x.dtype(), {16, s.c, s.count()});
+    const Tiles s = make_tiles(op, n, c, h, w, oh, ow);
+    py::array v = output(op, out, x, {16, s.c, s.count()});
     dispatch_float(x, [&](auto zero) {
         using T = decltype(zero);
-        const T* src = static_cast<const T*>(x.data());
-        T* dst = static_cast<T*>(v.mutable_data());
-        py::gil_scoped_release release;
-        input_kernel(src, dst, s, ph, pw);
+        input_kernel(static_cast<const T*>(x.data()), static_cast<T*>(v.mutable_data()), s, ph,
+                     pw);
     });
     return v;
 }
 
 // M (16, C, N*th*tw) -> y (N, C, oh, ow).
-py::array winograd_output(const py::array& m, int64_t n, int64_t oh, int64_t ow,
+py::array winograd_output(const py::object& m_arg, const py::object& n_arg,
+                          const py::object& oh_arg, const py::object& ow_arg,
                           const py::object& out) {
-    check_array("winograd_output", "m", m, 3);
+    const char* op = "winograd_output";
+    const py::array m = as_array(op, "m", m_arg);
+    check_array(op, "m", m, 3);
+    const int64_t n = to_int(op, "n", n_arg), oh = to_int(op, "oh", oh_arg),
+                  ow = to_int(op, "ow", ow_arg);
     require(n >= 1 && oh >= 1 && ow >= 1, "winograd_output: sizes must be positive");
-    const Tiles s{n, m.shape(1), oh, ow, tiles_for(oh), tiles_for(ow)};
-    require(m.shape(0) == 16 && m.shape(1) >= 1 && m.shape(2) == s.count(),
+    require(m.shape(1) >= 1, "winograd_output: m has shape " + shape_str(m) + " with no channel");
+    const Tiles s = make_tiles(op, n, m.shape(1), oh, ow, oh, ow);
+    const std::string what = "the output (N, C, oh, ow)";
+    count_mul(op, what, count_mul(op, what, count_mul(op, what, n, s.c), oh), ow);
+    require(m.shape(0) == 16 && m.shape(2) == s.count(),
             "winograd_output: m has shape " + shape_str(m) + " but the output needs (16, C, " +
                 std::to_string(s.count()) + ")");
-    py::array y = output("winograd_output", out, m.dtype(), {n, s.c, oh, ow});
+    py::array y = output(op, out, m, {n, s.c, oh, ow});
     dispatch_float(m, [&](auto zero) {
         using T = decltype(zero);
-        const T* src = static_cast<const T*>(m.data());
-        T* dst = static_cast<T*>(y.mutable_data());
-        py::gil_scoped_release release;
-        output_kernel(src, dst, s, oh, ow);
+        output_kernel(static_cast<const T*>(m.data()), static_cast<T*>(y.mutable_data()), s, oh,
+                      ow);
     });
     return y;
 }
 
 // gy (N, C, oh, ow) -> gM (16, C, N*th*tw), the adjoint of winograd_output.
-py::array winograd_output_grad(const py::array& gy, const py::object& out) {
-    check_array("winograd_output_grad", "gy", gy, 4);
-    const Tiles s{gy.shape(0), gy.shape(1), gy.shape(2), gy.shape(3), tiles_for(gy.shape(2)),
-                  tiles_for(gy.shape(3))};
-    require(s.n >= 1 && s.c >= 1 && s.h >= 1 && s.w >= 1,
+py::array winograd_output_grad(const py::object& gy_arg, const py::object& out) {
+    const char* op = "winograd_output_grad";
+    const py::array gy = as_array(op, "gy", gy_arg);
+    check_array(op, "gy", gy, 4);
+    const int64_t n = gy.shape(0), c = gy.shape(1), h = gy.shape(2), w = gy.shape(3);
+    require(n >= 1 && c >= 1 && h >= 1 && w >= 1,
             "winograd_output_grad: gy has shape " + shape_str(gy) + " with a size below 1");
-    py::array gm = output("winograd_output_grad", out, gy.dtype(), {16, s.c, s.count()});
+    const Tiles s = make_tiles(op, n, c, h, w, h, w);
+    py::array gm = output(op, out, gy, {16, s.c, s.count()});
     dispatch_float(gy, [&](auto zero) {
         using T = decltype(zero);
-        const T* src = static_cast<const T*>(gy.data());
-        T* dst = static_cast<T*>(gm.mutable_data());
-        py::gil_scoped_release release;
-        output_grad_kernel(src, dst, s, s.h, s.w);
+        output_grad_kernel(static_cast<const T*>(gy.data()), static_cast<T*>(gm.mutable_data()),
+                           s, s.h, s.w);
     });
     return gm;
 }

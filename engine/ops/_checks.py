@@ -56,3 +56,80 @@ def floating(k, x):
 def require_float(op, dtype):
     if np.dtype(dtype).kind != "f":
         raise DTypeError(f"{op}: expected a floating-point tensor, got dtype {np.dtype(dtype)}")
+
+
+# --- sizes and arrays of the windowed ops (conv, pooling, resampling, pad) -------------------------
+# They run on kernels that index raw memory (the C++ extension, the CUDA kernels), so every size
+# is checked here first, with Python's unbounded ints: no call reaches a kernel with a value it
+# cannot handle. Read on every call, so they may be changed at run time.
+MAX_SIZE = 2**31 - 1        # a kernel size, stride, padding, dilation, padded or output extent
+MAX_ELEMENTS = 2**31        # the elements of an op's result (8 GiB of float32)
+MAX_WINDOW_STEPS = 2**40    # pooling: window positions visited per (n, c) plane
+
+
+def size_pair(op, name, value, minimum, maximum=None):
+    """An int or a pair of ints as a pair of Python ints in [minimum, maximum] (MAX_SIZE by
+    default), else ShapeError naming the op, the argument and what it got."""
+    maximum = MAX_SIZE if maximum is None else maximum
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value.item()
+    if isinstance(value, numbers.Integral):
+        values = (value, value)
+    elif isinstance(value, (tuple, list)) or (isinstance(value, np.ndarray) and value.ndim == 1):
+        values = tuple(value)
+    else:
+        values = ()
+    if len(values) != 2 or not all(isinstance(v, numbers.Integral) and not isinstance(v, bool)
+                                   for v in values):
+        raise ShapeError(f"{op}: {name} must be an int or a pair of ints, got {value!r}")
+    if any(v < minimum for v in values):
+        raise ShapeError(f"{op}: {name} must be at least {minimum}, got {value!r}")
+    if any(v > maximum for v in values):
+        raise ShapeError(f"{op}: {name} must be at most {maximum}, got {value!r}")
+    return tuple(int(v) for v in values)
+
+
+def require_float32_or_64(op, name, dtype):
+    """The dtypes the C++ and CUDA kernels of the windowed ops take."""
+    dtype = np.dtype(dtype)
+    if dtype.kind != "f" or dtype.itemsize not in (4, 8):
+        raise DTypeError(f"{op}: {name} has dtype {dtype}; expected a floating-point tensor "
+                         "of float32 or float64")
+
+
+def native_byte_order(x):
+    """x itself, or x cast (differentiably) to its dtype in native byte order. A big-endian
+    tensor (from a FITS or IDX file) is converted rather than refused: the kernels that read raw
+    memory would misread it, and numpy gives the cast's gradient back in the original order."""
+    dtype = np.dtype(x.dtype)
+    return x if dtype.isnative else x.astype(np.dtype(dtype.newbyteorder("=").str))
+
+
+def require_tensor(op, name, x, optional=False):
+    from ..tensor import Tensor
+    if not (isinstance(x, Tensor) or (optional and x is None)):
+        raise DTypeError(f"{op}: {name} must be a Tensor{' or None' if optional else ''}, "
+                         f"got {type(x).__name__}")
+
+
+def require_nonempty(op, x, what="(N, C, H, W)"):
+    """Every dimension but the batch (dimension 0) must be non-zero, as in torch."""
+    if any(n == 0 for n in x.shape[1:]):
+        raise ShapeError(f"{op}: input {what} has shape {tuple(x.shape)}; only the batch "
+                         "dimension may be 0")
+
+
+def require_output(op, shape, what="the output", input_size=0):
+    """A result shape whose every extent is at most MAX_SIZE and whose size is at most
+    MAX_ELEMENTS, or 64 times the input's size (`input_size` elements) where that is more: a
+    result out of proportion to both comes from an absurd argument (a padding of 2**20), and
+    would be refused by the kernels or exhaust the memory."""
+    shape = tuple(int(n) for n in shape)
+    if any(n > MAX_SIZE for n in shape):
+        raise ShapeError(f"{op}: {what} would have shape {shape}, an extent above {MAX_SIZE}")
+    size = int(np.prod(shape, dtype=object)) if shape else 1
+    limit = max(MAX_ELEMENTS, 64 * int(input_size))
+    if size > limit:
+        raise ShapeError(f"{op}: {what} would have shape {shape}, {size} elements; expected at "
+                         f"most {limit}")
+    return shape

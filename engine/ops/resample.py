@@ -3,11 +3,16 @@
 Nearest and bilinear interpolation are both linear and separable, so each axis is one
 (out, in) matrix; the backward pass is the transposed products and comes from matmul's.
 """
+import math
+import numbers
+
 import numpy as np
 
-from ..errors import ShapeError
+from ..errors import ArgumentError, ShapeError
 from ..tensor import Tensor
-from ._checks import require_float
+from . import _checks
+from ._checks import (native_byte_order, require_float, require_nonempty, require_output,
+                      require_tensor, size_pair)
 from .linalg import matmul
 from .shape import transpose
 
@@ -39,28 +44,57 @@ def axis_matrix(size_in, size_out, mode, align_corners, scale=None):
     return matrix
 
 
+def _factors(op, scale_factor):
+    """scale_factor as a pair of positive finite numbers, else ArgumentError."""
+    if isinstance(scale_factor, np.ndarray) and scale_factor.ndim == 0:
+        scale_factor = scale_factor.item()
+    if isinstance(scale_factor, (tuple, list)) or (isinstance(scale_factor, np.ndarray)
+                                                   and scale_factor.ndim == 1):
+        factors = tuple(scale_factor)
+    else:
+        factors = (scale_factor, scale_factor)
+    if len(factors) != 2 or not all(isinstance(f, numbers.Real) and not isinstance(f, bool)
+                                    and math.isfinite(f) and f > 0 for f in factors):
+        raise ArgumentError(f"{op}: scale_factor must be a positive finite number or a pair of "
+                            f"them, got {scale_factor!r}")
+    return factors
+
+
 def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=None):
     """Resize the last two axes of x (N, C, H, W), as torch.nn.functional.interpolate."""
     op = "interpolate"
+    require_tensor(op, "input", x)
     require_float(op, x.dtype)
+    x = native_byte_order(x)  # converted (a differentiable cast), not refused
     if x.ndim != 4:
         raise ShapeError(f"{op}: expected input (N, C, H, W), got shape {x.shape}")
-    if mode not in MODES:
-        raise ValueError(f"{op}: mode must be one of {MODES}, got {mode!r}")
+    require_nonempty(op, x)
+    if not isinstance(mode, str) or mode not in MODES:
+        raise ArgumentError(f"{op}: mode must be one of {MODES}, got {mode!r}")
     if mode == "nearest" and align_corners:
-        raise ValueError(f"{op}: align_corners applies to mode='bilinear' only")
+        raise ArgumentError(f"{op}: align_corners applies to mode='bilinear' only")
     if (size is None) == (scale_factor is None):
-        raise ValueError(f"{op}: give exactly one of size and scale_factor")
+        raise ArgumentError(f"{op}: give exactly one of size and scale_factor")
     h, w = x.shape[2:]
     if size is not None:
-        out = (size, size) if np.isscalar(size) else tuple(size)
+        out = size_pair(op, "size", size, 1)
         scales = (None, None)
     else:
-        factors = (scale_factor, scale_factor) if np.isscalar(scale_factor) else tuple(scale_factor)
-        out = (int(np.floor(h * factors[0])), int(np.floor(w * factors[1])))
+        factors = _factors(op, scale_factor)
+        with np.errstate(over="ignore"):
+            extents = tuple(n * f for n, f in zip((h, w), factors))
+        if not all(math.isfinite(e) and e < _checks.MAX_SIZE + 1 for e in extents):
+            raise ShapeError(f"{op}: scale_factor {scale_factor!r} resizes {(h, w)} past "
+                             f"{_checks.MAX_SIZE}")
+        out = tuple(int(np.floor(e)) for e in extents)
+        if min(out) < 1:
+            raise ShapeError(f"{op}: output size {out} from input {x.shape} is empty")
         scales = tuple(1 / f for f in factors)
-    if min(out) < 1:
-        raise ShapeError(f"{op}: output size {out} from input {x.shape} is empty")
+    require_output(op, x.shape[:2] + out, input_size=x.numel())
+    for axis, n, m in (("H", h, out[0]), ("W", w, out[1])):  # the dense (out, in) matrices
+        if n * m > _checks.MAX_ELEMENTS:
+            raise ShapeError(f"{op}: resizing axis {axis} from {n} to {m} needs a {m} x {n} "
+                             f"matrix; expected at most {_checks.MAX_ELEMENTS} elements")
     rows, cols = (Tensor(axis_matrix(n, m, mode, bool(align_corners), s), dtype=x.dtype,
                          device=x.device) for n, m, s in zip((h, w), out, scales))
     return matmul(matmul(rows, x), transpose(cols, 0, 1))

@@ -8,7 +8,10 @@
 - "direct": one small product per kernel offset on shifted views of the padded input, with no
   column buffer;
 - "auto" (the default, choose_conv2d): winograd where it applies and the layer is wide enough,
-  else im2col.
+  else im2col, unless one image's column buffer would be huge (a padding far beyond the
+  kernel): then direct.
+
+Arrays reach the C++ extension C-contiguous, aligned and in native byte order (`native`).
 
 Each variant is a contract.Conv2dKernels (forward, backward_input, backward_weight).
 """
@@ -17,7 +20,7 @@ import itertools
 import numpy as np
 
 from ..contract import Conv2dKernels
-from ..errors import VariantError
+from ..errors import ShapeError, VariantError
 from ..geometry import window_output_size
 from . import _cpp
 from .workspace import scratch
@@ -26,6 +29,18 @@ from .workspace import scratch
 # columns, backward columns and their gradient) stays in the workspace's per-thread cache;
 # the chunk size does not change the speed measurably (32 to 256 MiB, DnCNN layer).
 COLUMN_BUDGET = 32 * 2**20
+
+# Past this many elements in one image's column buffer, "auto" runs the direct variant (which
+# needs none), and past MAX_PADDED_ELEMENTS in the padded input, direct refuses to pad it.
+MAX_IMAGE_COLUMNS = 2**28
+MAX_PADDED_ELEMENTS = 2**31
+
+
+def native(a):
+    """a as the C++ kernels read it: C-contiguous, aligned and in native byte order (a copy of a
+    big-endian, unaligned or strided array; a itself when it already is)."""
+    dtype = a.dtype if a.dtype.isnative else np.dtype(a.dtype.newbyteorder("=").str)
+    return np.require(a, dtype=dtype, requirements="CA")
 
 
 class _Geometry:
@@ -62,7 +77,7 @@ class _Geometry:
 
 def _columns(x, g, purpose):
     cols = scratch(purpose, (x.shape[0], g.c * g.kh * g.kw, g.oh * g.ow), x.dtype)
-    return _cpp.im2col(np.ascontiguousarray(x), *g.im2col_args(), out=cols)
+    return _cpp.im2col(native(x), *g.im2col_args(), out=cols)
 
 
 def _grouped(a, groups):
@@ -109,9 +124,24 @@ def _cpp_backward_weight(x, gy, g):
 
 
 # --- direct: one product per kernel offset ----------------------------------------------------------
+def _check_padded_size(g):
+    if not _padded_fits(g):
+        (ph, pw) = g.padding
+        size = g.n * g.c * (g.h + 2 * ph) * (g.w + 2 * pw)
+        raise ShapeError(f"conv2d: the direct variant would pad the input {(g.n, g.c, g.h, g.w)} "
+                         f"by {g.padding} into {size} elements; at most {MAX_PADDED_ELEMENTS} "
+                         "(use the im2col variant)")
+
+
 def _padded(x, g):
     (ph, pw) = g.padding
+    _check_padded_size(g)
     return np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+
+
+def _padded_fits(g):
+    (ph, pw) = g.padding
+    return g.n * g.c * (g.h + 2 * ph) * (g.w + 2 * pw) <= MAX_PADDED_ELEMENTS
 
 
 def _taps(g):
@@ -133,6 +163,7 @@ def _direct_forward(x, w, g):
 
 def _direct_backward_input(gy, w, g):
     (ph, pw) = g.padding
+    _check_padded_size(g)
     gxp = np.zeros((g.n, g.c, g.h + 2 * ph, g.w + 2 * pw), gy.dtype)
     for ki, kj, rows, cols, og, cg in _taps(g):
         gxp[:, cg, rows, cols] += np.einsum("noij,oc->ncij", gy[:, og], w[og, :, ki, kj])
@@ -169,7 +200,7 @@ def _winograd_conv(x, w, padding, out_hw):
     (oh, ow), (ph, pw) = out_hw, padding
     filters = np.einsum("ij,ocjk,lk->iloc", _G, w, _G).reshape(16, cout, -1).astype(w.dtype)
     y = np.empty((n, cout, oh, ow), x.dtype)
-    x = np.ascontiguousarray(x)
+    x = native(x)
     tiles = ((oh + 1) // 2) * ((ow + 1) // 2)
     g = _Geometry(x.shape, w.shape, (1, 1), padding, (1, 1), 1)
     for part in g.chunks(g.winograd_bytes(x.itemsize)):
@@ -194,7 +225,7 @@ def _winograd_backward_input(gy, w, g):
 
 def _winograd_backward_weight(x, gy, g):
     _require_winograd(g)
-    x, gy = np.ascontiguousarray(x), np.ascontiguousarray(gy)
+    x, gy = native(x), native(gy)
     tiles = ((g.oh + 1) // 2) * ((g.ow + 1) // 2)
     grad = np.zeros((16, g.cout, g.c), gy.dtype)
     for part in g.chunks(g.winograd_bytes(x.itemsize)):
@@ -212,15 +243,18 @@ def _kernels(forward, backward_input, backward_weight):
     """The three kernels of one variant, each taking the layer's parameters and building its
     geometry; forward adds the bias."""
     def conv_forward(x, w, b, stride, padding, dilation, groups):
+        x, w = native(x), native(w)
         y = forward(x, w, _Geometry(x.shape, w.shape, stride, padding, dilation, groups))
         if b is not None:
             y += b.reshape(1, -1, 1, 1)
         return y
 
     def conv_backward_input(gy, w, x_shape, stride, padding, dilation, groups):
+        gy, w = native(gy), native(w)
         return backward_input(gy, w, _Geometry(x_shape, w.shape, stride, padding, dilation, groups))
 
     def conv_backward_weight(x, gy, w_shape, stride, padding, dilation, groups):
+        x, gy = native(x), native(gy)
         return backward_weight(x, gy, _Geometry(x.shape, w_shape, stride, padding, dilation, groups))
     return Conv2dKernels(conv_forward, conv_backward_input, conv_backward_weight)
 
@@ -237,7 +271,12 @@ WINOGRAD_MIN_CHANNELS = 16
 
 
 def choose_conv2d(x_shape, w_shape, stride, padding, dilation, groups):
-    """The "auto" rule: winograd where it applies and the layer is wide enough, else im2col."""
+    """The "auto" rule: winograd where it applies and the layer is wide enough, else im2col, or
+    direct where one image's column buffer would pass MAX_IMAGE_COLUMNS elements."""
     g = _Geometry(x_shape, w_shape, stride, padding, dilation, groups)
     wide = min(g.c, g.cout) >= WINOGRAD_MIN_CHANNELS
-    return "winograd" if wide and winograd_applies(g) else "im2col"
+    if wide and winograd_applies(g):
+        return "winograd"
+    if g.c * g.kh * g.kw * g.oh * g.ow > MAX_IMAGE_COLUMNS and _padded_fits(g):
+        return "direct"
+    return "im2col"

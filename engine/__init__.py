@@ -18,9 +18,10 @@ from .profiler import profile  # noqa: F401
 from .random import manual_seed  # noqa: F401
 from .tensor import Tensor, bool_, float32, float64, int32, int64  # noqa: F401
 from .ops import cat, stack, where  # noqa: F401,E402
-from .check import gradcheck  # noqa: F401,E402
+from .check import GradcheckResult, gradcheck, gradgradcheck  # noqa: F401,E402
 from .serialization import load, save  # noqa: F401,E402
 from . import nn, optim  # noqa: F401,E402
+from .autograd import functional as _functional  # noqa: F401,E402  (eg.autograd.functional)
 
 __version__ = "0.1.0"
 

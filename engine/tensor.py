@@ -174,9 +174,10 @@ class Tensor:
         self.requires_grad = requires_grad
         return self
 
-    def backward(self, grad=None, retain_graph=False):
-        """Accumulate the gradient of this tensor into the .grad of every leaf below it."""
-        autograd.backward(self, grad, retain_graph)
+    def backward(self, grad=None, retain_graph=None, create_graph=False):
+        """Accumulate the gradient of this tensor into the .grad of every leaf below it; with
+        create_graph=True the gradients are differentiable (retain_graph then defaults to True)."""
+        autograd.backward(self, grad, retain_graph, create_graph)
 
     # --- arithmetic -----------------------------------------------------------------------------
     def __add__(self, other): return _ops.add(self, other)

@@ -14,6 +14,8 @@ class KernelTable:
     """One backend's kernels. `variants[family]` maps each variant name to its implementation,
     the default first; an overridden composite stays there as the variant "composite"."""
 
+    differentiable = False  # kernels on raw arrays (the engine has a differentiable twin)
+
     def __init__(self, package):
         self.name = package.__name__
         missing = [p for p in contract.PRIMITIVES if not callable(getattr(package, p, None))]

@@ -98,9 +98,13 @@ def bce_with_logits_backward(k, x, t, gy):
 
 
 # --- batch normalization over every axis but the channel axis (1) --------------------------------
+def _per_channel_count(x):
+    return int(np.prod(x.shape, dtype=np.int64)) // x.shape[1]
+
+
 def batch_norm_forward(k, x, weight, bias, eps):
     """Normalize with the batch statistics; returns y, the batch mean and biased variance, 1/std."""
-    axes, ndim, count = channel_reduction_axes(x.ndim), x.ndim, x.size // x.shape[1]
+    axes, ndim, count = channel_reduction_axes(x.ndim), x.ndim, _per_channel_count(x)
     mean = k.div(k.sum(x, axes, False), count)
     centered = k.sub(x, per_channel(mean, ndim))
     var = k.div(k.sum(k.mul(centered, centered), axes, False), count)
@@ -114,7 +118,7 @@ def batch_norm_forward(k, x, weight, bias, eps):
 
 def batch_norm_backward(k, x, gy, mean, invstd, weight):
     """Gradients with respect to x, weight and bias of the training-mode normalization."""
-    axes, ndim, count = channel_reduction_axes(x.ndim), x.ndim, x.size // x.shape[1]
+    axes, ndim, count = channel_reduction_axes(x.ndim), x.ndim, _per_channel_count(x)
     xhat = k.mul(k.sub(x, per_channel(mean, ndim)), per_channel(invstd, ndim))
     gbias = k.sum(gy, axes, False)
     gweight = k.sum(k.mul(gy, xhat), axes, False)

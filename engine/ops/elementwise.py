@@ -69,8 +69,9 @@ class Pow(_Binary):
             # Python scalars stay Python scalars so that they keep their weak dtype.
             b_minus_1 = b - 1 if isinstance(b, numbers.Number) else k.sub(b, 1)
             ga = k.mul(k.mul(gy, b), k.pow(a, b_minus_1))
-            if not isinstance(b, numbers.Number):
-                ga = k.where(k.compare("eq", b, 0), 0, ga)
+            if not isinstance(b, numbers.Number):  # only 0 ** 0 needs it (0 * inf): elsewhere
+                # the formula is already 0 and keeps its own derivative
+                ga = k.where(k.compare("eq", b, 0), k.where(k.compare("eq", a, 0), 0, ga), ga)
             elif b == 0:
                 ga = k.zeros(ga.shape, ga.dtype)
         if need_b:
@@ -111,6 +112,16 @@ class Log(Function):
 
     def backward(self, gy):
         return (self.kernels.div(gy, self.saved[0]),)
+
+
+class Log1p(Function):
+    def forward(self, x):
+        x = floating(self.kernels, x)
+        self.save(x)
+        return self.kernels.log1p(x)
+
+    def backward(self, gy):
+        return (self.kernels.div(gy, self.kernels.add(self.saved[0], 1)),)
 
 
 class Sqrt(Function):

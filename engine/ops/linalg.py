@@ -24,14 +24,14 @@ class MatMul(Function):
                              f"({a.shape[-1]} != {inner_b})")
         broadcast_shapes(self.op_name(), tuple(a.shape[:-2]), tuple(b.shape[:-2]))
         self.save(a, b)
-        self.matmul = self.kernel("matmul")
-        y = self.matmul(a, b)
+        y = self.kernel("matmul")(a, b)
         self.flops = 2.0 * a.shape[-1] * max(1, int(np.prod(y.shape)))
         return y
 
     def backward(self, gy):
         a, b = self.saved
-        k, (need_a, need_b), matmul = self.kernels, self.needs_input_grad, self.matmul
+        k, (need_a, need_b) = self.kernels, self.needs_input_grad
+        matmul = self.kernel("matmul", self.variant)
         # Vectors become matrices (a: a row, b: a column) and gy gains the dropped axis.
         a2 = k.reshape(a, (1, -1)) if a.ndim == 1 else a
         b2 = k.reshape(b, (-1, 1)) if b.ndim == 1 else b
@@ -65,8 +65,7 @@ class Linear(Function):
 
     def forward(self, x, w, b):
         self.save(x, w)
-        self.matmul = self.kernel("matmul")
-        y = self.matmul(x, self.kernels.transpose(w, (1, 0)))
+        y = self.kernel("matmul")(x, self.kernels.transpose(w, (1, 0)))
         self.flops = 2.0 * w.shape[1] * int(np.prod(y.shape))
         return y if b is None else self.kernels.add(y, b)
 
@@ -74,7 +73,7 @@ class Linear(Function):
         x, w = self.saved
         k, (need_x, need_w, need_b) = self.kernels, self.needs_input_grad
         gy2 = k.reshape(gy, (-1, gy.shape[-1]))
-        matmul = self.matmul
+        matmul = self.kernel("matmul", self.variant)
         gx = matmul(gy, w) if need_x else None
         gw = matmul(k.transpose(gy2, (1, 0)), k.reshape(x, (-1, x.shape[-1]))) if need_w else None
         gb = k.sum(gy2, (0,), False) if need_b else None

@@ -11,11 +11,13 @@ class CrossEntropy(Function):
 
     def forward(self, logits, target):
         loss, logp = self.kernel("cross_entropy")(logits, target)
-        self.save(logp, target)
+        self.save(logits, logp, target)
         return loss
 
     def backward(self, gy):
-        logp, target = self.saved
+        logits, logp, target = self.saved
+        if self.kernels.differentiable:  # recording: logp again, as a function of the logits
+            logp = self.kernels.log_softmax(logits, 1)
         return self.kernel("cross_entropy_backward")(logp, target, gy), None
 
 

@@ -16,6 +16,7 @@ class BatchNorm(Function):
         k = self.kernels
         y, mean, var, invstd = k.batch_norm_forward(x, weight, bias, eps)
         self.save(x, mean, invstd, weight)
+        self.eps = eps
         count = x.size // x.shape[1]
         for stat, batch in zip(running, (mean, k.mul(var, count / (count - 1)))):
             if stat is not None:  # updated in place, as torch's buffers; variance unbiased
@@ -24,7 +25,10 @@ class BatchNorm(Function):
 
     def backward(self, gy):
         x, mean, invstd, weight = self.saved
-        gx, gw, gb = self.kernels.batch_norm_backward(x, gy, mean, invstd, weight)
+        k = self.kernels
+        if k.differentiable:  # recording: the statistics again, as functions of x
+            _, mean, _, invstd = k.batch_norm_forward(x, None, None, self.eps)
+        gx, gw, gb = k.batch_norm_backward(x, gy, mean, invstd, weight)
         need = self.needs_input_grad
         return gx, gw if need[1] else None, gb if need[2] else None, None, None, None
 

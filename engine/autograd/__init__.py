@@ -5,8 +5,8 @@ import time
 
 import numpy as np
 
-from . import backend, profiler
-from .errors import DTypeError, GraphError, ShapeError
+from .. import backend, profiler
+from ..errors import DTypeError, GraphError, ShapeError
 
 
 class _GradMode(threading.local):
@@ -88,6 +88,8 @@ class Function:
     def kernel(self, family, explicit=None, **context):
         """The implementation of `family` (conv2d, matmul, a fused composite) this call runs,
         decided once by the engine's backend module; remembered in self.variant."""
+        if self.kernels.differentiable:  # recording the backward: the differentiable version
+            return self.kernels.family(family, explicit)
         self.variant, implementation = backend.resolve(self.kernels, family, explicit, **context)
         return implementation
 
@@ -103,7 +105,7 @@ class Function:
 
     @classmethod
     def apply(cls, *args, **kwargs):
-        from .tensor import Tensor
+        from ..tensor import Tensor
         tensors = [a for a in args if isinstance(a, Tensor)]
         if not tensors:
             raise DTypeError(f"{cls.op_name()}: expected a Tensor argument, got "
@@ -132,6 +134,24 @@ class Function:
             fn.saved = ()
         return y
 
+    def graph_gradients(self, output, gy):
+        """input_gradients(gy) with the backward recorded as a graph: the kernels are the
+        device's differentiable ops, and each saved array is the Tensor it came from (an input
+        or the output), or a constant."""
+        from ..ops.table import OpTable
+        from ..tensor import Tensor
+        saved, kernels = self.saved, self.kernels
+        sources = {id(a.data): a for a in self.inputs if isinstance(a, Tensor)}
+        sources[id(output.data)] = output
+        self.saved = tuple(sources.get(id(s), Tensor._from_array(s, output.device))
+                           if _is_array(s) else s for s in saved)
+        self.kernels = OpTable.of(output.device)
+        try:
+            with enable_grad():
+                return self.input_gradients(gy)
+        finally:
+            self.saved, self.kernels = saved, kernels
+
     def input_gradients(self, gy):
         """backward(gy), checked: one gradient per input, each of a shape that sums to it."""
         grads = self.backward(gy)
@@ -146,6 +166,10 @@ class Function:
                 raise ShapeError(f"{self.op_name()}: backward returned a gradient of shape "
                                  f"{tuple(g.shape)} for input {i} of shape {shape}")
         return grads
+
+
+def _is_array(value):
+    return hasattr(value, "shape") and hasattr(value, "dtype") and not hasattr(value, "_ctx")
 
 
 def _versions_of_saved(saved, args, out, y):
@@ -173,10 +197,10 @@ def _sums_to(grad_shape, shape):
     return lead >= 0 and all(n == m or n == 1 for n, m in zip(shape, grad_shape[lead:]))
 
 
-def _topological_order(root):
-    """Tensors of the graph below root, each after every tensor it was computed from."""
-    from .tensor import Tensor
-    order, seen, stack = [], set(), [(root, False)]
+def _topological_order(roots):
+    """Tensors of the graph below roots, each after every tensor it was computed from."""
+    from ..tensor import Tensor
+    order, seen, stack = [], set(), [(r, False) for r in reversed(roots)]
     while stack:
         t, expanded = stack.pop()
         if expanded:
@@ -192,40 +216,65 @@ def _topological_order(root):
     return order
 
 
-def backward(root, grad=None, retain_graph=False):
-    """Accumulate d root / d leaf into every leaf's .grad that requires grad."""
-    from .tensor import Tensor
-    if not root.requires_grad:
-        raise GraphError("backward: the tensor does not require grad and has no graph")
+def _seed(root, grad, create_graph):
+    """The gradient that starts the walk at root: ones for a one-element root, else `grad`; an
+    array, or a Tensor when the walk records its own graph."""
+    from ..tensor import Tensor
     k = backend.table(root.device)
     if grad is None:
         if root.numel() != 1:
             raise ShapeError(f"backward: grad can be omitted only for a tensor of one element, "
                              f"got shape {root.shape}; pass grad= of that shape")
         grad = k.from_host(np.ones(root.shape, root.dtype))
+    elif isinstance(grad, Tensor):
+        if create_graph:
+            return grad
+        grad = k.copy(grad.data)
     else:
-        grad = k.copy(grad.data) if isinstance(grad, Tensor) else k.from_host(np.array(grad))
-        if tuple(grad.shape) != root.shape:
-            raise ShapeError(f"backward: grad has shape {tuple(grad.shape)} but the tensor "
-                             f"has shape {root.shape}")
+        grad = k.from_host(np.array(grad))
+    if tuple(grad.shape) != root.shape:
+        raise ShapeError(f"backward: grad has shape {tuple(grad.shape)} but the tensor "
+                         f"has shape {root.shape}")
+    return Tensor._from_array(grad, root.device) if create_graph else grad
 
-    grads = {id(root): grad}
-    stored = set()  # buffers already kept as a .grad in this pass
-    for t in reversed(_topological_order(root)):
+
+def _walk(roots, seeds, retain_graph, create_graph, targets=None):
+    """Send the seeds back through the graph below roots. Without targets, every leaf that
+    requires grad accumulates its gradient in .grad; with targets (tensors), their gradients
+    are returned by id and no .grad changes. With create_graph the gradients are Tensors and
+    each backward runs on differentiable ops, so the gradients have a graph of their own."""
+    from ..tensor import Tensor
+    order = _topological_order(roots)
+    for t in order:
+        if t._ctx is not None and t._ctx.freed:
+            raise GraphError(f"backward: the graph through {t._ctx.op_name()} was freed by an "
+                             "earlier backward; pass retain_graph=True to the first one to go "
+                             "through it twice")
+    if targets is not None:  # only the part of the graph that leads to a target
+        target_ids = {id(t) for t in targets}
+        wanted = set(target_ids)
+        for t in order:
+            if id(t) not in wanted and t._ctx is not None and any(
+                    id(a) in wanted for a in t._ctx.inputs if isinstance(a, Tensor)):
+                wanted.add(id(t))
+    grads, found, stored = {}, {}, set()  # stored: buffers already kept as a .grad in this pass
+    for root, seed in zip(roots, seeds):
+        grads[id(root)] = seed if id(root) not in grads else _add(root, grads[id(root)], seed)
+    for t in reversed(order):
         g = grads.pop(id(t), None)
-        if g is None:
+        if g is None or (targets is not None and id(t) not in wanted):
             continue
+        if targets is not None and id(t) in target_ids:
+            found[id(t)] = g
         fn = t._ctx
         if fn is None:
-            _accumulate(t, g, stored)
+            if targets is None:
+                _accumulate(t, g, stored, create_graph)
             continue
-        if fn.freed:
-            raise GraphError(f"backward: the graph through {fn.op_name()} was freed by an earlier "
-                             "backward; pass retain_graph=True to the first one to go through it twice")
         recording = profiler.active()
         started = time.perf_counter() if recording else 0
         _check_unchanged(fn)
-        input_grads = fn.input_gradients(g)
+        input_grads = fn.graph_gradients(t, g) if create_graph else fn.input_gradients(g)
         if recording:
             recording.record(fn.op_name(), "backward", time.perf_counter() - started,
                              (fn.flops or 0) * fn.backward_cost, fn.variant)
@@ -235,18 +284,86 @@ def backward(root, grad=None, retain_graph=False):
         for a, ga in zip(inputs, input_grads):
             if ga is None or not (isinstance(a, Tensor) and a.requires_grad):
                 continue
-            k = backend.table(a.device)
             if tuple(ga.shape) != a.shape:
-                ga = k.sum_to_shape(ga, a.shape)
+                ga = _kernels(a.device, create_graph).sum_to_shape(ga, a.shape)
             previous = grads.get(id(a))
-            grads[id(a)] = ga if previous is None else k.add(previous, ga)
+            grads[id(a)] = ga if previous is None else _add(a, previous, ga)
+    return found
 
 
-def _accumulate(leaf, g, stored):
+def _kernels(device, create_graph):
+    """The array kernels of a device, or (recording the backward) its differentiable ops."""
+    if create_graph:
+        from ..ops.table import OpTable
+        return OpTable.of(device)
+    return backend.table(device)
+
+
+def _add(t, a, b):
+    from ..tensor import Tensor
+    if isinstance(a, Tensor):
+        with enable_grad():
+            return a + b
+    return backend.table(t.device).add(a, b)
+
+
+def backward(root, grad=None, retain_graph=None, create_graph=False):
+    """Accumulate d root / d leaf into every leaf's .grad that requires grad; with create_graph
+    the .grad tensors have a graph of their own and can be differentiated again."""
+    if not root.requires_grad:
+        raise GraphError("backward: the tensor does not require grad and has no graph")
+    retain_graph = create_graph if retain_graph is None else retain_graph
+    _walk([root], [_seed(root, grad, create_graph)], retain_graph, create_graph)
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
+         allow_unused=False):
+    """The gradients of outputs (summed, each weighted by its grad_output) with respect to each
+    of inputs, as a tuple of Tensors, as torch.autograd.grad; no .grad is changed. With
+    create_graph the gradients can be differentiated again (to any order). An input the
+    outputs do not depend on gives None with allow_unused=True, else GraphError."""
+    from ..tensor import Tensor
+    outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
+    single = isinstance(inputs, Tensor)
+    inputs = [inputs] if single else list(inputs)
+    if grad_outputs is None or isinstance(grad_outputs, Tensor):
+        grad_outputs = [grad_outputs] * len(outputs) if grad_outputs is None else [grad_outputs]
+    grad_outputs = list(grad_outputs)
+    if len(grad_outputs) != len(outputs):
+        raise ShapeError(f"grad: {len(grad_outputs)} grad_outputs for {len(outputs)} outputs")
+    for i, t in enumerate(list(outputs) + inputs):
+        if not isinstance(t, Tensor):
+            raise DTypeError(f"grad: outputs and inputs must be Tensors, got {type(t).__name__}")
+    for i, x in enumerate(inputs):
+        if not x.requires_grad:
+            raise GraphError(f"grad: input {i} (shape {x.shape}) does not require grad")
+    pairs = [(o, g) for o, g in zip(outputs, grad_outputs) if o.requires_grad]
+    retain_graph = create_graph if retain_graph is None else retain_graph
+    found = _walk([o for o, _ in pairs], [_seed(o, g, create_graph) for o, g in pairs],
+                  retain_graph, create_graph, targets=inputs) if pairs else {}
+    result = []
+    for i, x in enumerate(inputs):
+        g = found.get(id(x))
+        if g is None and not allow_unused:
+            raise GraphError(f"grad: input {i} (shape {x.shape}) was not used to compute the "
+                             "outputs; pass allow_unused=True to get None for it")
+        if g is not None and not isinstance(g, Tensor):
+            k = backend.table(x.device)
+            g = Tensor._from_array(k.copy(k.astype(g, x.dtype)), x.device)
+        result.append(g)
+    return tuple(result)
+
+
+def _accumulate(leaf, g, stored, create_graph=False):
     """Add g to leaf.grad. A gradient array is kept without a copy unless it is a read-only view
     or its memory already went to another leaf (x + y hands both the same array), so that no
-    two .grad tensors share memory."""
-    from .tensor import Tensor
+    two .grad tensors share memory. Recording the backward, .grad is the graph's Tensor."""
+    from ..tensor import Tensor
+    if create_graph:
+        with enable_grad():
+            g = g.astype(leaf.dtype)
+            leaf.grad = g if leaf.grad is None else leaf.grad + g
+        return
     k = backend.table(leaf.device)
     g = k.astype(g, leaf.dtype)
     if leaf.grad is not None:

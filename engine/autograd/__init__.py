@@ -25,12 +25,6 @@ def is_grad_enabled():
     return _grad_state.enabled
 
 
-@contextlib.contextmanager
-def _grad_mode(enabled):
-    with (enable_grad() if enabled else no_grad()):
-        yield
-
-
 class no_grad(contextlib.ContextDecorator):
     """Context manager and decorator: operations inside record no graph (in this thread).
 

@@ -17,7 +17,7 @@ from .errors import (ArgumentError, CheckpointError, DeviceError, DTypeError,  #
 from .profiler import profile  # noqa: F401
 from .random import manual_seed  # noqa: F401
 from .tensor import Tensor, bool_, float32, float64, int32, int64  # noqa: F401
-from .ops import cat, stack, where  # noqa: F401,E402
+from .ops import *  # noqa: F401,F403,E402  (eg.<name> as torch.<name>)
 from .check import GradcheckResult, gradcheck, gradgradcheck  # noqa: F401,E402
 from .serialization import load, save  # noqa: F401,E402
 from . import nn, optim  # noqa: F401,E402

@@ -1,4 +1,6 @@
 """Tensor: an array on a device, its gradient, and the graph node that computed it."""
+import functools
+import inspect
 
 import numpy as np
 
@@ -190,6 +192,18 @@ class Tensor:
     def __rtruediv__(self, other): return _ops.div(other, self)
     def __pow__(self, other): return _ops.pow(self, other)
     def __rpow__(self, other): return _ops.pow(other, self)
+    def __floordiv__(self, other): return _ops.floor_divide(self, other)
+    def __rfloordiv__(self, other): return _ops.floor_divide(other, self)
+    def __mod__(self, other): return _ops.remainder(self, other)
+    def __rmod__(self, other): return _ops.remainder(other, self)
+    def __and__(self, other): return _ops.bitwise_and(self, other)
+    def __rand__(self, other): return _ops.bitwise_and(other, self)
+    def __or__(self, other): return _ops.bitwise_or(self, other)
+    def __ror__(self, other): return _ops.bitwise_or(other, self)
+    def __xor__(self, other): return _ops.bitwise_xor(self, other)
+    def __rxor__(self, other): return _ops.bitwise_xor(other, self)
+    def __invert__(self): return _ops.bitwise_not(self)
+    def __abs__(self): return _ops.abs(self)
     def __matmul__(self, other): return _ops.matmul(self, other)
     def __rmatmul__(self, other): return _ops.matmul(other, self)
     def __neg__(self): return _ops.neg(self)
@@ -212,27 +226,9 @@ class Tensor:
 
     def __getitem__(self, index): return _ops.getitem(self, index)
 
-    # --- methods --------------------------------------------------------------------------------
-    def exp(self): return _ops.exp(self)
-    def log(self): return _ops.log(self)
-    def sqrt(self): return _ops.sqrt(self)
-    def abs(self): return _ops.abs(self)
-    def relu(self): return _ops.relu(self)
-    def sigmoid(self): return _ops.sigmoid(self)
-    def tanh(self): return _ops.tanh(self)
-    def softmax(self, axis): return _ops.softmax(self, axis)
-    def log_softmax(self, axis): return _ops.log_softmax(self, axis)
-
-    def sum(self, axis=None, keepdims=False): return _ops.sum(self, axis, keepdims)
-    def mean(self, axis=None, keepdims=False): return _ops.mean(self, axis, keepdims)
-    def max(self, axis=None, keepdims=False): return _ops.max(self, axis, keepdims)
-    def argmax(self, axis=None): return _ops.argmax(self, axis)
-
-    def reshape(self, *shape): return _ops.reshape(self, *shape)
-    view = reshape
-    def transpose(self, a, b): return _ops.transpose(self, a, b)
-    def permute(self, *dims): return _ops.permute(self, *dims)
-    def flatten(self, start_dim=0, end_dim=-1): return _ops.flatten(self, start_dim, end_dim)
+    # --- methods: the ops' functions with the tensor first (ops.METHODS, bound below) -----------
+    def view(self, *shape):
+        return _ops.reshape(self, *shape)
 
     @property
     def T(self):
@@ -240,3 +236,20 @@ class Tensor:
 
 
 from . import ops as _ops  # noqa: E402  (the ops need Tensor defined first)
+
+
+
+def _method(function):
+    """function (an op taking the tensor first) as a method; a plain function already is one,
+    a Function's bound apply is wrapped."""
+    if inspect.isfunction(function):
+        return function
+
+    @functools.wraps(function)
+    def method(self, *args, **kwargs):
+        return function(self, *args, **kwargs)
+    return method
+
+
+for _name, _function in _ops.METHODS.items():
+    setattr(Tensor, _name, _method(_function))

@@ -122,6 +122,9 @@ def compare(op, a, b):
     """a <op> b as a bool array; op is one of "eq", "ne", "lt", "le", "gt", "ge"."""
 
 
+# --- elementwise math, rounding, tests and bitwise ops -------------------------------------------
+
+
 # --- reductions -----------------------------------------------------------------------------------
 
 
@@ -139,6 +142,9 @@ def argmax(x, axis):
 
 def broadcast_to(x, shape):
     """x broadcast to shape (a read-only view where the backend has views)."""
+
+
+# --- more reductions, and scans along one axis ------------------------------------------------------
 
 
 # --- shapes and indexing ----------------------------------------------------------------------------
@@ -174,6 +180,9 @@ def stack(xs, axis):
 
 def pad(x, widths):
     """x with zeros around it; widths holds a (before, after) pair for every axis."""
+
+
+# --- gathering, scattering and sorting along one axis ---------------------------------------------
 
 
 # --- linear algebra, random numbers, pooling ----------------------------------------------------------

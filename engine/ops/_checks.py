@@ -1,9 +1,27 @@
 """Argument checks shared by the ops; each error names the op, what it got and what it expected."""
+import functools
 import numbers
 
 import numpy as np
 
-from ..errors import DTypeError, ShapeError
+from ..errors import ArgumentError, DTypeError, ShapeError
+
+NUMPY_NAMES = {"axis": "dim", "keepdims": "keepdim"}  # numpy's keyword -> PyTorch's
+
+
+def torch_dims(function):
+    """Let an op declared with PyTorch's `dim=` and `keepdim=` also take numpy's `axis=` and
+    `keepdims=` (the API promises both); giving both spellings of one is an ArgumentError."""
+    @functools.wraps(function)
+    def call(*args, **kwargs):
+        for numpy_name, torch_name in NUMPY_NAMES.items():
+            if numpy_name in kwargs:
+                if torch_name in kwargs:
+                    raise ArgumentError(f"{function.__name__}: got both {torch_name}= and "
+                                        f"{numpy_name}=; give one")
+                kwargs[torch_name] = kwargs.pop(numpy_name)
+        return function(*args, **kwargs)
+    return call
 
 
 def shape_of(x):

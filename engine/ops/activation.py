@@ -1,6 +1,6 @@
 """Activations and the (stable) softmax family."""
 from ..autograd import Function
-from ._checks import floating, normalize_axis
+from ._checks import floating, normalize_axis, torch_dims
 
 
 class ReLU(Function):
@@ -67,9 +67,15 @@ def leaky_relu(x, negative_slope=0.01):
     return LeakyReLU.apply(x, negative_slope)
 
 
-def softmax(x, axis):
-    return Softmax.apply(x, axis=axis)
+@torch_dims
+def softmax(input, dim):
+    return Softmax.apply(input, axis=dim)
 
 
-def log_softmax(x, axis):
-    return LogSoftmax.apply(x, axis=axis)
+@torch_dims
+def log_softmax(input, dim):
+    return LogSoftmax.apply(input, axis=dim)
+
+
+__all__ = ["relu", "sigmoid", "tanh", "softmax", "log_softmax"]
+METHODS = ("relu", "sigmoid", "tanh", "softmax", "log_softmax")

@@ -179,3 +179,7 @@ def compare(op, a, b):
     raw = [x.data if isinstance(x, Tensor) else x for x in (a, b)]
     broadcast_shapes(op, *map(shape_of, raw))
     return Tensor._from_array(backend.table(device).compare(op, *raw), device)
+
+
+__all__ = ["add", "sub", "mul", "div", "pow", "neg", "exp", "log", "sqrt", "abs"]
+METHODS = ("add", "sub", "mul", "div", "pow", "neg", "exp", "log", "sqrt", "abs")

@@ -89,3 +89,7 @@ def linear(x, weight, bias=None):
     if bias is not None and bias.shape != (weight.shape[0],):
         raise ShapeError(f"linear: bias has shape {bias.shape}; expected ({weight.shape[0]},)")
     return Linear.apply(x, weight, bias)
+
+
+__all__ = ["matmul"]
+METHODS = ("matmul",)

@@ -4,7 +4,7 @@ from .. import backend
 from ..autograd import Function
 from ..errors import ShapeError
 from ..tensor import Tensor
-from ._checks import kept_shape, normalize_axes, require_float
+from ._checks import kept_shape, normalize_axes, require_float, torch_dims
 
 
 class Sum(Function):
@@ -36,26 +36,34 @@ def _dropped(shape, axes):
     return tuple(n for i, n in enumerate(shape) if axes is not None and i not in axes)
 
 
-def sum(x, axis=None, keepdims=False):
-    return Sum.apply(x, axis, keepdims)
+@torch_dims
+def sum(input, dim=None, keepdim=False):
+    return Sum.apply(input, dim, keepdim)
 
 
-def mean(x, axis=None, keepdims=False):
-    require_float("mean", x.dtype)
-    axes = normalize_axes("mean", axis, x.ndim)
+@torch_dims
+def mean(input, dim=None, keepdim=False):
+    require_float("mean", input.dtype)
+    axes = normalize_axes("mean", dim, input.ndim)
     count = 1
-    for i, n in enumerate(x.shape):
+    for i, n in enumerate(input.shape):
         count *= n if axes is None or i in axes else 1
-    return Sum.apply(x, axes, keepdims) / count
+    return Sum.apply(input, axes, keepdim) / count
 
 
-def max(x, axis=None, keepdims=False):
-    if x.numel() == 0:
-        raise ShapeError(f"max: a tensor of shape {x.shape} has no elements to take the max of")
-    return Max.apply(x, axis, keepdims)
+@torch_dims
+def max(input, dim=None, keepdim=False):
+    if input.numel() == 0:
+        raise ShapeError(f"max: a tensor of shape {input.shape} has no elements to take the max of")
+    return Max.apply(input, dim, keepdim)
 
 
-def argmax(x, axis=None):
+@torch_dims
+def argmax(input, dim=None):
     """Indices of the maxima (the first on ties), outside the graph."""
-    axis = None if axis is None else normalize_axes("argmax", axis, x.ndim)[0]
-    return Tensor._from_array(backend.table(x.device).argmax(x.data, axis), x.device)
+    axis = None if dim is None else normalize_axes("argmax", dim, input.ndim)[0]
+    return Tensor._from_array(backend.table(input.device).argmax(input.data, axis), input.device)
+
+
+__all__ = ["sum", "mean", "max", "argmax"]
+METHODS = ("sum", "mean", "max", "argmax")

@@ -8,7 +8,7 @@ from .. import backend
 from ..autograd import Function
 from ..errors import DTypeError, ShapeError
 from ..tensor import Tensor
-from ._checks import broadcast_shapes, normalize_axis, shape_of
+from ._checks import broadcast_shapes, normalize_axis, shape_of, torch_dims
 
 
 class Reshape(Function):
@@ -197,16 +197,18 @@ def _check_same_rank(op, tensors, axis, stacking):
             raise ShapeError(f"{op}: got shapes {[t.shape for t in tensors]}; expected {want}")
 
 
-def cat(tensors, axis=0):
+@torch_dims
+def cat(tensors, dim=0):
     tensors = list(tensors)
-    axis = normalize_axis("cat", axis, tensors[0].ndim) if tensors else axis
+    axis = normalize_axis("cat", dim, tensors[0].ndim) if tensors else dim
     _check_same_rank("cat", tensors, axis, stacking=False)
     return Cat.apply(*tensors, axis=axis)
 
 
-def stack(tensors, axis=0):
+@torch_dims
+def stack(tensors, dim=0):
     tensors = list(tensors)
-    axis = normalize_axis("stack", axis, tensors[0].ndim + 1) if tensors else axis
+    axis = normalize_axis("stack", dim, tensors[0].ndim + 1) if tensors else dim
     _check_same_rank("stack", tensors, axis, stacking=True)
     return Stack.apply(*tensors, axis=axis)
 
@@ -251,3 +253,7 @@ def pad(x, pad):
         raise ShapeError(f"pad: padding {tuple(pad)} makes the shape {tuple(x.shape)} into "
                          f"{padded}, {size} elements; expected at most {limit}")
     return Pad.apply(x, tuple(widths))
+
+
+__all__ = ["cat", "stack", "where", "reshape", "permute", "transpose", "flatten"]
+METHODS = ("reshape", "permute", "transpose", "flatten")

@@ -38,6 +38,10 @@ class OpTable:
         self.arrays = backend.table(device)
         for name in composite.COMPOSITES:
             setattr(self, name, functools.partial(getattr(composite, name), self))
+        from . import FAMILIES  # each family's differentiable primitives (its TWINS)
+        for family in FAMILIES:
+            for name, twin in getattr(family, "TWINS", {}).items():
+                setattr(self, name, twin)
 
     def constant(self, array):
         """An array that the graph treats as fixed (a mask, an index, a count)."""

@@ -12,6 +12,8 @@ from ..layout import primitives  # noqa: E402
 from .array import *        # noqa: F401,F403,E402
 from .elementwise import *  # noqa: F401,F403,E402
 from .reduce import *       # noqa: F401,F403,E402
+from .scan import *         # noqa: F401,F403,E402
+from .index import *        # noqa: F401,F403,E402
 from .linalg import *       # noqa: F401,F403,E402
 from .dropout import *      # noqa: F401,F403,E402
 from .pool import *         # noqa: F401,F403,E402

@@ -4,6 +4,8 @@ from .array import *        # noqa: F401,F403
 from .device import xp
 from .elementwise import *  # noqa: F401,F403
 from .reduce import *       # noqa: F401,F403
+from .scan import *         # noqa: F401,F403
+from .index import *        # noqa: F401,F403
 from .linalg import *       # noqa: F401,F403
 from .nn import *           # noqa: F401,F403
 from .pool import *         # noqa: F401,F403

@@ -1,9 +1,4 @@
-"""Naive, obviously correct versions of the kernels: the oracle every backend is tested against.
-
-Speed is no concern here. Each function loops over elements (or applies the scalar formula
-from the math module) so that its correctness can be read off the code. All work in float64
-and return the input's dtype where the kernel would.
-"""
+"""The first ops' references: arithmetic, reductions, shapes, losses, convolution, pooling."""
 import builtins
 import itertools
 import math
@@ -11,7 +6,7 @@ import math
 import numpy as np
 
 
-def _scalar_map(fn, *arrays):
+def scalar_map(fn, *arrays):
     """Apply a scalar function elementwise with numpy broadcasting, in float64."""
     arrays = np.broadcast_arrays(*(np.asarray(a, np.float64) for a in arrays))
     out = np.empty(arrays[0].shape)
@@ -20,19 +15,19 @@ def _scalar_map(fn, *arrays):
     return out
 
 
-def add(a, b): return _scalar_map(lambda u, v: u + v, a, b)
-def sub(a, b): return _scalar_map(lambda u, v: u - v, a, b)
-def mul(a, b): return _scalar_map(lambda u, v: u * v, a, b)
-def div(a, b): return _scalar_map(lambda u, v: u / v, a, b)
-def pow(a, b): return _scalar_map(lambda u, v: u ** v, a, b)
-def neg(x): return _scalar_map(lambda u: -u, x)
-def exp(x): return _scalar_map(math.exp, x)
-def log(x): return _scalar_map(math.log, x)
-def sqrt(x): return _scalar_map(math.sqrt, x)
-def abs(x): return _scalar_map(math.fabs, x)
-def tanh(x): return _scalar_map(math.tanh, x)
-def relu(x): return _scalar_map(lambda u: u if u > 0 else 0.0, x)
-def leaky_relu(x, slope): return _scalar_map(lambda u: u if u > 0 else slope * u, x)
+def add(a, b): return scalar_map(lambda u, v: u + v, a, b)
+def sub(a, b): return scalar_map(lambda u, v: u - v, a, b)
+def mul(a, b): return scalar_map(lambda u, v: u * v, a, b)
+def div(a, b): return scalar_map(lambda u, v: u / v, a, b)
+def pow(a, b): return scalar_map(lambda u, v: u ** v, a, b)
+def neg(x): return scalar_map(lambda u: -u, x)
+def exp(x): return scalar_map(math.exp, x)
+def log(x): return scalar_map(math.log, x)
+def sqrt(x): return scalar_map(math.sqrt, x)
+def abs(x): return scalar_map(math.fabs, x)
+def tanh(x): return scalar_map(math.tanh, x)
+def relu(x): return scalar_map(lambda u: u if u > 0 else 0.0, x)
+def leaky_relu(x, slope): return scalar_map(lambda u: u if u > 0 else slope * u, x)
 
 
 def _sigmoid(u):
@@ -41,10 +36,10 @@ def _sigmoid(u):
     return math.exp(u) / (1 + math.exp(u))
 
 
-def sigmoid(x): return _scalar_map(_sigmoid, x)
+def sigmoid(x): return scalar_map(_sigmoid, x)
 
 
-def _reduce(x, axis, keepdims, start, combine):
+def fold(x, axis, keepdims, start, combine):
     """Fold every element into its output cell, for axis None, an int or a tuple."""
     x = np.asarray(x, np.float64)
     axes = range(x.ndim) if axis is None else [a % x.ndim for a in np.atleast_1d(axis)]
@@ -57,11 +52,11 @@ def _reduce(x, axis, keepdims, start, combine):
 
 
 def sum(x, axis=None, keepdims=False):
-    return _reduce(x, axis, keepdims, 0.0, lambda acc, v: acc + v)
+    return fold(x, axis, keepdims, 0.0, lambda acc, v: acc + v)
 
 
 def max(x, axis=None, keepdims=False):
-    return _reduce(x, axis, keepdims, -math.inf, lambda acc, v: v if v > acc else acc)
+    return fold(x, axis, keepdims, -math.inf, lambda acc, v: v if v > acc else acc)
 
 
 def mean(x, axis=None, keepdims=False):
@@ -127,11 +122,11 @@ def _bce(u, t):
 
 
 def binary_cross_entropy_with_logits(x, target, reduction="mean"):
-    return _reduction(_scalar_map(_bce, x, target), reduction)
+    return _reduction(scalar_map(_bce, x, target), reduction)
 
 
 def mse_loss(y, target, reduction="mean"):
-    return _reduction(_scalar_map(lambda u, v: (u - v) ** 2, y, target), reduction)
+    return _reduction(scalar_map(lambda u, v: (u - v) ** 2, y, target), reduction)
 
 
 def _reduction(loss, reduction):
@@ -332,7 +327,7 @@ def pad(x, widths):
 def dropout(x, p, seed):
     """x * mask / (1 - p), the mask drawn as the engine draws it after manual_seed(seed): a
     kernel seed from the engine's generator, then kernels/random_bits.py element by element."""
-    from .random_bits import MASK, lowbias32
+    from ..random_bits import MASK, lowbias32
     kernel_seed = int(np.random.default_rng(seed).integers(2 ** 31))
     x = np.asarray(x, np.float64)
     out = np.empty_like(x)

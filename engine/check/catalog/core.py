@@ -1,133 +1,17 @@
-"""Every differentiable op with its reference and the inputs it is checked on.
-
-One catalogue serves the test suite (which draws inputs with hypothesis) and
-`python -m engine gradcheck` (which draws them with numpy's generator): each case draws its
-inputs through a `Drawer`, so both use the same domains, away from kinks and ties.
-"""
-from dataclasses import dataclass
-from typing import Callable
-
+"""The catalogue cases of the first ops: arithmetic, the basic reductions and shapes, linear
+algebra, the losses and the convolutional family."""
 import numpy as np
 
 import kernels.reference as ref
 
-from .. import backend, nn
-from ..ops import cat, stack, where
-from ..random import manual_seed
-from ..tensor import Tensor
+from ... import backend, nn
+from ...ops import cat, stack, where
+from ...random import manual_seed
+from ...tensor import Tensor
+from .drawing import (Case, away_from_zero, axes, binary, broadcast_pair, distinct,  # noqa: F401
+                      reduction, unary)
 
 F = nn.functional
-SIDE = 4  # largest side drawn: the full-Jacobian check grows with the element count
-
-
-class RandomDrawer:
-    """Draws case inputs from a numpy Generator (the Drawer that needs no hypothesis).
-
-    Every Drawer has a `side`: the largest side (and, scaled, batch and channel count) drawn.
-    """
-
-    def __init__(self, rng, side=SIDE):
-        self.rng, self.side = rng, side
-
-    def integer(self, lo, hi):
-        return int(self.rng.integers(lo, hi + 1))
-
-    def choice(self, options):
-        return options[self.integer(0, len(options) - 1)]
-
-    def shape(self, min_dims=0, max_dims=3, min_side=1, max_side=None):
-        max_side = self.side if max_side is None else min(max_side, self.side)
-        return tuple(self.integer(min_side, max(min_side, max_side))
-                     for _ in range(self.integer(min_dims, max_dims)))
-
-    def uniform(self, shape, lo=-2.0, hi=2.0):
-        return self.rng.uniform(lo, hi, shape)
-
-    def permutation(self, n):
-        return tuple(int(i) for i in self.rng.permutation(n))
-
-    def subset(self, n):
-        """A non-empty sorted subset of range(n)."""
-        return tuple(sorted(self.rng.choice(n, self.integer(1, n), replace=False).tolist()))
-
-    def booleans(self, shape):
-        return self.rng.random(shape) < 0.5
-
-    def distinct_integers(self, count, lo, hi):
-        return self.rng.choice(np.arange(lo, hi + 1), count, replace=False)
-
-
-# --- domains built on any Drawer -----------------------------------------------------------------
-def away_from_zero(d, shape, lo=0.1, hi=2.0):
-    """|v| in [lo, hi]: no kink of relu, abs or leaky_relu lies within a finite-difference step."""
-    return np.where(d.booleans(shape), 1, -1) * d.uniform(shape, lo, hi)
-
-
-def distinct(d, shape):
-    """Distinct values at least 0.004 apart (far more than a finite-difference step): a max
-    has a single winner along any axes."""
-    size = int(np.prod(shape, dtype=np.int64))
-    return np.asarray(d.distinct_integers(size, -1000, 1000), np.float64).reshape(shape) / 250
-
-
-def broadcast_pair(d, max_dims=3):
-    """Two shapes that broadcast: a common shape, each side dropping leading dims or using 1s."""
-    full = d.shape(0, max_dims)
-
-    def side():
-        kept = full[d.integer(0, len(full)):]
-        return tuple(1 if d.integer(0, 2) == 0 else n for n in kept)
-    return side(), side()
-
-
-def axes(d, ndim):
-    if ndim == 0:
-        return None
-    kind = d.choice(["none", "int", "tuple"])
-    if kind == "none":
-        return None
-    return d.integer(-ndim, ndim - 1) if kind == "int" else d.subset(ndim)
-
-
-@dataclass
-class Case:
-    """fn(*tensors, **params) must equal reference(*arrays, **params); every input is checked."""
-    name: str
-    fn: Callable
-    reference: Callable
-    draw: Callable  # Drawer -> (list of arrays, dict of params)
-    # float32 forward tolerance: normalization amplifies rounding by up to 1/sqrt(eps)
-    float32_tol: float = 1e-5
-    variant: tuple = None  # (op, variant name) when the case pins a kernel variant
-
-    def runs_on(self, device):
-        """Whether the device's kernel table has this case's variant (always, without one)."""
-        return self.variant is None or backend.runs_on(*self.variant, device)
-
-
-def _unary(name, fn, reference, lo=-2.0, hi=2.0, kink_free=False):
-    def draw(d):
-        shape = d.shape()
-        return [away_from_zero(d, shape) if kink_free else d.uniform(shape, lo, hi)], {}
-    return Case(name, fn, reference, draw)
-
-
-def _binary(name, fn, reference, b_lo=-2.0, b_hi=2.0, a_lo=-2.0, a_hi=2.0, b_kink_free=False):
-    def draw(d):
-        sa, sb = broadcast_pair(d)
-        b = away_from_zero(d, sb, b_lo, b_hi) if b_kink_free else d.uniform(sb, b_lo, b_hi)
-        return [d.uniform(sa, a_lo, a_hi), b], {}
-    return Case(name, fn, reference, draw)
-
-
-def _reduction(name, fn, reference, values=None):
-    def draw(d):
-        shape = d.shape(1, 3)
-        x = values(d, shape) if values else d.uniform(shape)
-        return [x], {"axis": axes(d, len(shape)), "keepdims": d.choice([False, True])}
-    return Case(name, fn, reference, draw)
-
-
 def _matmul_shapes(d):
     n, k, m, b = (d.integer(1, d.side) for _ in range(4))
     return d.choice([((n, k), (k, m)), ((b, n, k), (k, m)), ((b, n, k), (b, k, m)),
@@ -346,28 +230,28 @@ def _eval_batch_norm(x, w, b, running_mean, running_var):
 
 
 CASES = [
-    _binary("add", lambda a, b: a + b, ref.add),
-    _binary("sub", lambda a, b: a - b, ref.sub),
-    _binary("mul", lambda a, b: a * b, ref.mul),
-    _binary("div", lambda a, b: a / b, ref.div, b_lo=0.5, b_kink_free=True),
-    _binary("pow", lambda a, b: a ** b, ref.pow, a_lo=0.5, a_hi=2.0),
-    _unary("pow_scalar", lambda x: x ** 3, lambda x: ref.pow(x, 3)),
-    _unary("rpow_scalar", lambda x: 2.0 ** x, lambda x: ref.pow(2.0, x)),
-    _unary("rsub_scalar", lambda x: 1.5 - x, lambda x: ref.sub(1.5, x)),
-    _unary("rdiv_scalar", lambda x: 1.5 / x, lambda x: ref.div(1.5, x), kink_free=True),
-    _unary("neg", lambda x: -x, ref.neg),
-    _unary("exp", lambda x: x.exp(), ref.exp),
-    _unary("log", lambda x: x.log(), ref.log, lo=0.2, hi=3.0),
-    _unary("sqrt", lambda x: x.sqrt(), ref.sqrt, lo=0.2, hi=3.0),
-    _unary("abs", lambda x: x.abs(), ref.abs, kink_free=True),
-    _unary("relu", lambda x: x.relu(), ref.relu, kink_free=True),
-    _unary("leaky_relu", lambda x: F.leaky_relu(x, 0.1), lambda x: ref.leaky_relu(x, 0.1),
+    binary("add", lambda a, b: a + b, ref.add),
+    binary("sub", lambda a, b: a - b, ref.sub),
+    binary("mul", lambda a, b: a * b, ref.mul),
+    binary("div", lambda a, b: a / b, ref.div, b_lo=0.5, b_kink_free=True),
+    binary("pow", lambda a, b: a ** b, ref.pow, a_lo=0.5, a_hi=2.0),
+    unary("pow_scalar", lambda x: x ** 3, lambda x: ref.pow(x, 3)),
+    unary("rpow_scalar", lambda x: 2.0 ** x, lambda x: ref.pow(2.0, x)),
+    unary("rsub_scalar", lambda x: 1.5 - x, lambda x: ref.sub(1.5, x)),
+    unary("rdiv_scalar", lambda x: 1.5 / x, lambda x: ref.div(1.5, x), kink_free=True),
+    unary("neg", lambda x: -x, ref.neg),
+    unary("exp", lambda x: x.exp(), ref.exp),
+    unary("log", lambda x: x.log(), ref.log, lo=0.2, hi=3.0),
+    unary("sqrt", lambda x: x.sqrt(), ref.sqrt, lo=0.2, hi=3.0),
+    unary("abs", lambda x: x.abs(), ref.abs, kink_free=True),
+    unary("relu", lambda x: x.relu(), ref.relu, kink_free=True),
+    unary("leaky_relu", lambda x: F.leaky_relu(x, 0.1), lambda x: ref.leaky_relu(x, 0.1),
            kink_free=True),
-    _unary("sigmoid", lambda x: x.sigmoid(), ref.sigmoid, lo=-6.0, hi=6.0),
-    _unary("tanh", lambda x: x.tanh(), ref.tanh),
-    _reduction("sum", lambda x, **p: x.sum(**p), ref.sum),
-    _reduction("mean", lambda x, **p: x.mean(**p), ref.mean),
-    _reduction("max", lambda x, **p: x.max(**p), ref.max, values=distinct),
+    unary("sigmoid", lambda x: x.sigmoid(), ref.sigmoid, lo=-6.0, hi=6.0),
+    unary("tanh", lambda x: x.tanh(), ref.tanh),
+    reduction("sum", lambda x, **p: x.sum(**p), ref.sum),
+    reduction("mean", lambda x, **p: x.mean(**p), ref.mean),
+    reduction("max", lambda x, **p: x.max(**p), ref.max, values=distinct),
     Case("matmul", lambda a, b: a @ b, ref.matmul, _draw_matmul),
     Case("linear", F.linear, lambda x, w, b: ref.add(ref.matmul(x, w.T), b), _draw_linear),
     Case("linear_no_bias", F.linear, lambda x, w: ref.matmul(x, w.T),
@@ -407,5 +291,3 @@ CASES = [
     Case("pad", lambda x, widths: F.pad(x, widths), ref.pad, _draw_pad),
     Case("dropout", _seeded_dropout, ref.dropout, _draw_dropout),
 ]
-
-BY_NAME = {case.name: case for case in CASES}

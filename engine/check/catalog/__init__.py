@@ -1,0 +1,13 @@
+"""Every differentiable op with its reference and the inputs it is checked on.
+
+One catalogue serves the test suite (which draws inputs with hypothesis) and
+`python -m engine gradcheck` (which draws them with numpy's generator): each case draws its
+inputs through a `Drawer`, so both use the same domains, away from kinks and ties. The cases
+live beside their op family, one module each.
+"""
+from . import core, elementwise, indexing, reductions, shapes
+from .drawing import SIDE, Case, RandomDrawer  # noqa: F401
+
+CASES = [*core.CASES, *elementwise.CASES, *reductions.CASES, *shapes.CASES, *indexing.CASES]
+
+BY_NAME = {case.name: case for case in CASES}

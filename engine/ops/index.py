@@ -1,0 +1,4 @@
+"""Gathering, scattering, sorting and selecting along a dimension."""
+
+__all__ = []
+METHODS = ()

@@ -1,0 +1,3 @@
+"""Gathering, scattering and sorting along one axis."""
+
+__all__ = []

@@ -355,3 +355,16 @@ def test_command_line_order_2_skips_an_op_without_a_second_derivative(monkeypatc
     assert "NotImplementedError: firstorderonly: no double backward" in out
     assert "2 passed, 0 failed, 1 skipped (no second derivative: first_order_only)" in out
     assert command.main(["gradcheck", "--trials", "1"]) == 0  # first order: checked as usual
+
+
+def test_command_line_lists_every_catalogue_case_by_family(capsys):
+    from engine import __main__ as command
+    from engine.check import catalog
+    assert command.main(["gradcheck", "--list"]) == 0
+    out = capsys.readouterr().out
+    listed = out.split()
+    for family, cases in catalog.FAMILIES.items():
+        assert f"{family} ({sum(case.runs_on('cpu') for case in cases)}):" in out
+        assert all(case.name in listed or f"({case.name})" in listed for case in cases)
+    on_cpu = sum(case.runs_on("cpu") for case in catalog.CASES)
+    assert f"{on_cpu} of {len(catalog.CASES)} cases run on cpu" in out

@@ -1,11 +1,12 @@
 """python -m engine gradcheck: every catalogue op's gradient checked numerically."""
 import json
 import sys
+import textwrap
 
 import numpy as np
 
 from ..tensor import Tensor
-from .catalog import CASES, RandomDrawer
+from .catalog import CASES, FAMILIES, RandomDrawer
 from .gradcheck import check_order, format_report, tolerances_for
 
 REDRAWS = 3  # inputs drawn again when a check lands on a non-differentiable point
@@ -30,10 +31,26 @@ def add_parser(commands):
     tier.add_argument("--full", action="store_true",
                       help="compare whole Jacobians even when the projection screen passes")
     check.add_argument("--json", help="write every check's report to this file")
+    check.add_argument("--list", action="store_true",
+                       help="list the catalogue's ops by family and how many run on the device")
     check.set_defaults(run=run, full=False)
 
 
+def list_cases(device):
+    """The catalogue by family; a case pinned to a variant the device lacks is marked."""
+    for family, cases in FAMILIES.items():
+        names = [c.name if c.runs_on(device) else f"({c.name})" for c in cases]
+        print(f"{family} ({sum(c.runs_on(device) for c in cases)}):")
+        print(textwrap.fill(" ".join(names), width=96, initial_indent="  ", subsequent_indent="  "))
+    runnable = sum(c.runs_on(device) for c in CASES)
+    print(f"\n{runnable} of {len(CASES)} cases run on {device}"
+          + ("; (parenthesized) ones need a variant it lacks" if runnable < len(CASES) else ""))
+
+
 def run(args):
+    if args.list:
+        list_cases(args.device)
+        return 0
     cases = [c for c in CASES if (args.op is None or c.name in args.op) and c.runs_on(args.device)]
     if not cases:
         sys.exit(f"error: gradcheck: no op named {args.op}; ops: {', '.join(c.name for c in CASES)}")

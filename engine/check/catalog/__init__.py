@@ -8,6 +8,9 @@ live beside their op family, one module each.
 from . import core, elementwise, indexing, reductions, shapes
 from .drawing import SIDE, Case, RandomDrawer  # noqa: F401
 
-CASES = [*core.CASES, *elementwise.CASES, *reductions.CASES, *shapes.CASES, *indexing.CASES]
+FAMILIES = {"first ops (arithmetic, nn, convolution)": core.CASES,
+            "elementwise": elementwise.CASES, "reductions and scans": reductions.CASES,
+            "shapes": shapes.CASES, "indexing and sorting": indexing.CASES}
+CASES = [case for cases in FAMILIES.values() for case in cases]
 
 BY_NAME = {case.name: case for case in CASES}

@@ -15,4 +15,5 @@ from .shape import cat, flatten, getitem, permute, reshape, stack, transpose, wh
 FAMILIES = (elementwise, activation, reduce, shape, index, linalg)
 
 __all__ = [name for family in FAMILIES for name in family.__all__]
+globals().update({name: getattr(family, name) for family in FAMILIES for name in family.__all__})
 METHODS = {name: getattr(family, name) for family in FAMILIES for name in family.METHODS}

@@ -1,7 +1,7 @@
 """The engine's errors: the kernels' own (shapes, dtypes, devices, variants) and the graph's,
 the checker's and the checkpoints'. Each subclasses the builtin a Python user would expect."""
 from kernels.errors import (ArgumentError, DeviceError, DTypeError, EngineError,  # noqa: F401
-                            ShapeError, VariantError)
+                            IndexOutOfRangeError, ShapeError, VariantError)
 
 
 class GraphError(EngineError, RuntimeError):

@@ -10,6 +10,10 @@ class ShapeError(EngineError, ValueError):
     """Shapes that do not fit the operation."""
 
 
+class IndexOutOfRangeError(ShapeError, IndexError):
+    """An index past the end of a dimension (an IndexError too: iterating a tensor stops on it)."""
+
+
 class DTypeError(EngineError, TypeError):
     """A dtype the operation cannot take."""
 

@@ -40,15 +40,17 @@ def _tiled_gemm(a, b, c):
 def _batched(a, b):
     """a (..., n, k) and b (..., k, m) as contiguous (Z, n, k) and (Z, k, m), and the batch."""
     batch = tuple(np.broadcast_shapes(a.shape[:-2], b.shape[:-2]))
-    a3 = contiguous(xp.broadcast_to(a, batch + a.shape[-2:])).reshape((-1,) + a.shape[-2:])
-    b3 = contiguous(xp.broadcast_to(b, batch + b.shape[-2:])).reshape((-1,) + b.shape[-2:])
+    z = int(np.prod(batch, dtype=np.int64))  # not -1: an empty operand has no size to infer from
+    a3 = contiguous(xp.broadcast_to(a, batch + a.shape[-2:])).reshape((z,) + a.shape[-2:])
+    b3 = contiguous(xp.broadcast_to(b, batch + b.shape[-2:])).reshape((z,) + b.shape[-2:])
     return a3, b3, batch
 
 
 def tiled_matmul(a, b):
     a3, b3, batch = _batched(a, b)
     n, m = a3.shape[1], b3.shape[2]
-    c = xp.empty((a3.shape[0], n, m), np.result_type(a.dtype, b.dtype))
+    # zeros, not empty: a product over an inner dimension of 0 is all zeros
+    c = xp.zeros((a3.shape[0], n, m), np.result_type(a.dtype, b.dtype))
     blocks = ((m + TILE - 1) // TILE, (n + TILE - 1) // TILE, a3.shape[0])
     if c.size:
         _tiled_gemm[blocks, (TILE, TILE)](a3, b3, c)

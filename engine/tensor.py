@@ -1,6 +1,8 @@
 """Tensor: an array on a device, its gradient, and the graph node that computed it."""
 import functools
 import inspect
+import operator
+import sys
 
 import numpy as np
 
@@ -9,26 +11,98 @@ from . import backend
 from . import autograd
 from .errors import DTypeError, ShapeError
 
-float32, float64, int32, int64, bool_ = np.float32, np.float64, np.int32, np.int64, np.bool_
+# The dtypes, as torch.<name>: numpy's (engine/__init__.py also binds eg.bool to np.bool_)
+uint8, int8, int16, int32, int64 = np.uint8, np.int8, np.int16, np.int32, np.int64
+float16, float32, float64, bool_ = np.float16, np.float32, np.float64, np.bool_
+
+
+def check_dtype(op, dtype, default=None):
+    """dtype (`default` when None) as a numpy dtype of a tensor (bool, an integer or a float),
+    else DTypeError."""
+    dtype = default if dtype is None else dtype
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError:
+        raise DTypeError(f"{op}: {dtype!r} is not a dtype; expected one such as eg.float32"
+                         ) from None
+    if dtype.kind not in "biuf":
+        raise DTypeError(f"{op}: tensors cannot have dtype {dtype}; expected bool, an integer "
+                         "or a floating-point dtype")
+    return dtype
+
+
+def _scalars(data):
+    """Nested lists and tuples with each one-element tensor as its number (torch.tensor's rule);
+    a tensor of more elements has no place in a list of numbers."""
+    if isinstance(data, (list, tuple)):
+        return [_scalars(x) for x in data]
+    if isinstance(data, Tensor):
+        if data.numel() != 1:
+            raise DTypeError(f"tensor: a list holds a tensor of shape {data.shape}; expected "
+                             "numbers or one-element tensors (use eg.stack for tensors)")
+        return data.item()
+    return data
 
 
 def _host_array(data, dtype):
-    """numpy's view of `data`; Python floats become float32 and ints int64, as in torch."""
+    """numpy's copy of `data`: an array or tensor keeps its dtype (in native byte order); Python
+    bools give bool, ints int64 and floats float32 (torch's default dtype), a mix the promoted
+    dtype."""
     if isinstance(data, Tensor):
         data = data.numpy()
+    if isinstance(data, (list, tuple)):
+        data = _scalars(data)
+    if isinstance(data, (np.ndarray, np.generic)) and dtype is None:
+        # torch's dtypes have no byte order: a big-endian array (a FITS or IDX file) is converted
+        return np.array(data, dtype=check_dtype("tensor", data.dtype).newbyteorder("="))
+    try:
+        a = np.array(data, dtype=None if dtype is None else check_dtype("tensor", dtype))
+    except ValueError as e:  # ragged nests, strings for numbers
+        raise DTypeError(f"tensor: cannot convert {type(data).__name__} ({e}); expected numbers "
+                         "or bools in a rectangular nest of lists") from None
     if dtype is not None:
-        return np.array(data, dtype=np.dtype(dtype))
-    if isinstance(data, (np.ndarray, np.generic)):
-        return np.array(data)
-    a = np.array(data)
-    if a.dtype == np.float64:
-        return a.astype(np.float32)
-    if a.dtype.kind in "iu":
-        return a.astype(np.int64)
-    if a.dtype.kind not in "fb":
-        raise DTypeError(f"tensor: cannot make a tensor of {type(data).__name__} "
-                         f"(numpy dtype {a.dtype}); expected numbers, bools or arrays of them")
-    return a
+        return a
+    if a.dtype.kind not in "biuf" or a.dtype == np.uint64:
+        raise DTypeError(f"tensor: cannot make a tensor of {type(data).__name__} (numpy makes "
+                         f"dtype {a.dtype} of it); expected numbers, bools or arrays of them, "
+                         "each integer within int64")
+    kind = a.dtype.kind
+    return a.astype(np.float32) if kind == "f" else a.astype(np.int64) if kind in "iu" else a
+
+
+# numpy's ufuncs as the engine's functions (see Tensor.__array_ufunc__): a torch name, eg.<name>,
+# or an operator where torch spells it as one
+_UFUNCS = {getattr(np, name): target for name, target in {
+    "add": "add", "subtract": "sub", "multiply": "mul", "divide": "div", "power": "pow",
+    "float_power": "float_power", "floor_divide": "floor_divide", "remainder": "remainder",
+    "fmod": "fmod", "negative": "neg", "positive": "positive", "absolute": "abs", "fabs": "abs",
+    "sign": "sign", "reciprocal": "reciprocal", "square": "square", "sqrt": "sqrt",
+    "exp": "exp", "exp2": "exp2", "expm1": "expm1", "log": "log", "log2": "log2",
+    "log10": "log10", "log1p": "log1p", "sin": "sin", "cos": "cos", "tan": "tan",
+    "arcsin": "asin", "arccos": "acos", "arctan": "atan", "arctan2": "atan2", "sinh": "sinh",
+    "cosh": "cosh", "tanh": "tanh", "arcsinh": "asinh", "arccosh": "acosh", "arctanh": "atanh",
+    "deg2rad": "deg2rad", "rad2deg": "rad2deg", "floor": "floor", "ceil": "ceil",
+    "trunc": "trunc", "rint": "round", "maximum": "maximum", "minimum": "minimum",
+    "fmax": "fmax", "fmin": "fmin", "hypot": "hypot", "logaddexp": "logaddexp",
+    "logaddexp2": "logaddexp2", "copysign": "copysign", "nextafter": "nextafter",
+    "heaviside": "heaviside", "gcd": "gcd", "lcm": "lcm", "isnan": "isnan", "isinf": "isinf",
+    "isfinite": "isfinite", "signbit": "signbit", "logical_and": "logical_and",
+    "logical_or": "logical_or", "logical_xor": "logical_xor", "logical_not": "logical_not",
+    "bitwise_and": "bitwise_and", "bitwise_or": "bitwise_or", "bitwise_xor": "bitwise_xor",
+    "invert": "bitwise_not", "left_shift": "bitwise_left_shift",
+    "right_shift": "bitwise_right_shift", "matmul": operator.matmul, "equal": operator.eq,
+    "not_equal": operator.ne, "less": operator.lt, "less_equal": operator.le,
+    "greater": operator.gt, "greater_equal": operator.ge}.items()}
+
+
+def _engine():
+    """The engine package, whose namespace holds every eg.<name> (bound after this module)."""
+    return sys.modules[__package__]
+
+
+# x.type(): torch's name of each dtype's tensor type
+_TYPE_NAMES = {"bool": "Bool", "uint8": "Byte", "int8": "Char", "int16": "Short", "int32": "Int",
+               "int64": "Long", "float16": "Half", "float32": "Float", "float64": "Double"}
 
 
 def _is_dtype_name(name):
@@ -117,6 +191,16 @@ class Tensor:
     def size(self, dim=None):
         return self.shape if dim is None else self.shape[dim]
 
+    def dim(self):
+        return self.ndim
+
+    def element_size(self):
+        """Bytes per element."""
+        return self.dtype.itemsize
+
+    def is_floating_point(self):
+        return self.dtype.kind == "f"
+
     def __len__(self):
         if not self.shape:
             raise TypeError("len() of a 0-d tensor")
@@ -129,7 +213,8 @@ class Tensor:
         elif self.requires_grad:
             extra += ", requires_grad=True"
         body = np.array2string(self.numpy(), separator=", ", prefix="tensor(")
-        return f"tensor({body}, dtype={self.dtype}{extra})"
+        size = f", size={self.shape}" if self.numel() == 0 and self.ndim != 1 else ""
+        return f"tensor({body}{size}, dtype={self.dtype}{extra})"
 
     # --- moving and detaching -------------------------------------------------------------------
     def numpy(self):
@@ -142,28 +227,90 @@ class Tensor:
                              f"got shape {self.shape}")
         return self.numpy().reshape(()).item()
 
-    def to(self, target):
-        """This tensor on another device ("cpu", "cuda") or with another dtype; differentiable."""
+    def tolist(self):
+        """The values as nested lists of Python numbers (a number for a 0-d tensor)."""
+        return self.numpy().tolist()
+
+    def __array__(self, dtype=None, copy=None):
+        """np.asarray(t): the values in t's dtype, sharing t's memory on the cpu (as torch)."""
+        host = self.numpy()
+        if copy is False and (self.device != backend.HOST
+                              or (dtype is not None and np.dtype(dtype) != host.dtype)):
+            raise ValueError(f"__array__: a {self.device} tensor of dtype {self.dtype} cannot "
+                             f"give an array of dtype {dtype or self.dtype} without a copy")
+        return np.array(host, dtype=dtype, copy=True if copy else None)
+
+    def to(self, *args, device=None, dtype=None):
+        """This tensor on another device ("cpu", "cuda"), with another dtype, or both (given in
+        any order, or as another tensor's); differentiable."""
         from .ops import shape as shape_ops
-        if isinstance(target, str) and not _is_dtype_name(target):
-            backend.table(target)  # DeviceError for an unknown or unavailable device
-            return self if target == self.device else shape_ops.ToDevice.apply(self, self.device,
-                                                                              target)
-        return self.astype(target)
+        for arg in args:
+            if isinstance(arg, Tensor):
+                device, dtype = arg.device, arg.dtype
+            elif isinstance(arg, str) and not _is_dtype_name(arg):
+                device = arg
+            else:
+                dtype = arg
+        t = self if dtype is None else self.astype(dtype)
+        if device is None or device == t.device:
+            return t
+        backend.table(device)  # DeviceError for an unknown or unavailable device
+        return shape_ops.ToDevice.apply(t, t.device, device)
 
     def astype(self, dtype):
+        """This tensor in `dtype`; differentiable to a floating dtype, while an integer or bool
+        result is outside the graph (as in torch)."""
         from .ops import elementwise
-        dtype = np.dtype(dtype)
-        return self if dtype == self.dtype else elementwise.Cast.apply(self, dtype=dtype)
+        dtype = check_dtype("astype", dtype)
+        if dtype == self.dtype:
+            return self
+        return elementwise.Cast.apply(self if dtype.kind == "f" else self.detach(), dtype=dtype)
+
+    def type(self, dtype=None):
+        """With a dtype, this tensor in it; without, its type's name as torch gives it
+        ("engine.FloatTensor", "engine.cuda.LongTensor")."""
+        if dtype is not None:
+            return self.astype(dtype)
+        device = "" if self.device == backend.HOST else f"{self.device}."
+        return f"engine.{device}{_TYPE_NAMES[self.dtype.name]}Tensor"
 
     def float(self):
-        return self.astype(np.float32)
+        return self.astype(float32)
 
     def double(self):
-        return self.astype(np.float64)
+        return self.astype(float64)
+
+    def half(self):
+        return self.astype(float16)
 
     def long(self):
-        return self.astype(np.int64)
+        return self.astype(int64)
+
+    def int(self):
+        return self.astype(int32)
+
+    def bool(self):
+        return self.astype(bool_)
+
+    # --- new tensors of this one's dtype and device (unless given) ------------------------------
+    def _new(self, make, *args, dtype=None, device=None, requires_grad=False):
+        return make(*args, dtype=self.dtype if dtype is None else dtype,
+                    device=self.device if device is None else device, requires_grad=requires_grad)
+
+    def new_tensor(self, data, **options):
+        return self._new(_creation.tensor, data, **options)
+
+    def new_full(self, size, fill_value, **options):
+        return self._new(_creation.full, size, fill_value, **options)
+
+    def new_zeros(self, *size, **options):
+        return self._new(_creation.zeros, *size, **options)
+
+    def new_ones(self, *size, **options):
+        return self._new(_creation.ones, *size, **options)
+
+    def new_empty(self, *size, **options):
+        return self._new(_creation.empty, *size, **options)
 
     def detach(self):
         """The same data, cut from the graph (writes to either count for both, as in torch)."""
@@ -209,6 +356,26 @@ class Tensor:
     def __neg__(self): return _ops.neg(self)
     def __pos__(self): return self
 
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        """A numpy ufunc called on a tensor (np.exp(t), or np.ones(3) + t, which numpy turns into
+        np.add) runs the engine's function of the same meaning, looked up by its torch name;
+        numpy arrays become tensors, numpy scalars numbers. NotImplemented (numpy's TypeError)
+        for a ufunc the engine lacks, and for out=, where=, reduce and the like."""
+        target = _UFUNCS.get(ufunc)
+        function = getattr(_engine(), target, None) if isinstance(target, str) else target
+        if function is None or method != "__call__" or kwargs:
+            return NotImplemented
+        operands = []
+        for x in inputs:
+            if isinstance(x, np.ndarray):
+                x = _creation.as_tensor(x)
+            elif isinstance(x, np.generic) and x.dtype.kind in "biuf":
+                x = x.item()
+            elif not isinstance(x, (Tensor, int, float)):  # a bool is an int
+                return NotImplemented
+            operands.append(x)
+        return function(*operands)
+
     def __eq__(self, other): return _ops.compare("eq", self, other)
     def __ne__(self, other): return _ops.compare("ne", self, other)
     def __lt__(self, other): return _ops.compare("lt", self, other)
@@ -236,6 +403,7 @@ class Tensor:
 
 
 from . import ops as _ops  # noqa: E402  (the ops need Tensor defined first)
+from . import creation as _creation  # noqa: E402
 
 
 

@@ -125,6 +125,25 @@ def compare(op, a, b):
 # --- elementwise math, rounding, tests and bitwise ops -------------------------------------------
 
 
+def unary_op(op, x):
+    """op(x) in x's dtype, op in UNARY_OPS: the math function of that name ("round" halves to
+    even; floor, ceil, round and trunc keep integers), bitwise_not, or logical_not (bool)."""
+
+
+def binary_op(op, a, b):
+    """op(a, b) of operands of one dtype, op in BINARY_OPS: atan2, copysign, fmod (the sign of
+    a), remainder (the sign of b), floor_divide (toward -inf), maximum and minimum (nan wins),
+    fmax and fmin (nan loses), bitwise_and/or/xor, or logical_and/or/xor (bool)."""
+
+
+UNARY_OPS = ("sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh",
+             "atanh", "log2", "log10", "expm1", "erf", "erfc", "floor", "ceil", "round", "trunc",
+             "bitwise_not", "logical_not")
+BINARY_OPS = ("atan2", "copysign", "fmod", "remainder", "floor_divide", "maximum", "minimum",
+              "fmax", "fmin", "bitwise_and", "bitwise_or", "bitwise_xor", "logical_and",
+              "logical_or", "logical_xor")
+
+
 # --- reductions -----------------------------------------------------------------------------------
 
 
@@ -145,6 +164,38 @@ def broadcast_to(x, shape):
 
 
 # --- more reductions, and scans along one axis ------------------------------------------------------
+
+
+def min(x, axis, keepdims):
+    """The minimum over axis (x has at least one element)."""
+
+
+def prod(x, axis, keepdims):
+    """The product over axis (bools count as integers)."""
+
+
+def argmin(x, axis):
+    """The index of the first minimum: over every element (axis None) or along one int axis."""
+
+
+def cumsum(x, axis):
+    """Running sums along one int axis (bools count as integers)."""
+
+
+def cumprod(x, axis):
+    """Running products along one int axis."""
+
+
+def cummax(x, axis):
+    """(running maxima, int64 index of each) along one int axis; ties take the last index."""
+
+
+def cummin(x, axis):
+    """(running minima, int64 index of each) along one int axis; ties take the last index."""
+
+
+def logcumsumexp(x, axis):
+    """log(cumsum(exp(x))) along one int axis, without overflow."""
 
 
 # --- shapes and indexing ----------------------------------------------------------------------------
@@ -183,6 +234,21 @@ def pad(x, widths):
 
 
 # --- gathering, scattering and sorting along one axis ---------------------------------------------
+
+
+def take_along_axis(x, indices, axis):
+    """out[..., j, ...] = x[..., indices[..., j, ...], ...] along axis (torch.gather): indices
+    (int64, in range) has x's number of axes and is no larger than x along the others."""
+
+
+def scatter(x, indices, src, axis, reduce):
+    """A copy of x with each src element sent along axis to its index: written (reduce None; the
+    last write wins) or combined with "sum", "prod", "amax" or "amin"; indices (int64, in range)
+    has src's shape and is no larger than x along the other axes."""
+
+
+def sort(x, axis, descending):
+    """(values, int64 indices) of x stably sorted along axis; nan counts as the largest value."""
 
 
 # --- linear algebra, random numbers, pooling ----------------------------------------------------------

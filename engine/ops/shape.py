@@ -841,27 +841,6 @@ def dstack(tensors):
 
 
 # --- where ----------------------------------------------------------------------------------------
-_KINDS = "bif"  # bool < integer < floating, as torch promotes
-
-
-def _kind(value):
-    """The kind torch promotes by, of a dtype or a Python number."""
-    if isinstance(value, np.dtype):
-        return "i" if value.kind == "u" else value.kind
-    return ("b" if isinstance(value, (bool, np.bool_)) else
-            "i" if isinstance(value, numbers.Integral) else "f")
-
-
-def _where_dtype(a, b):
-    """torch's result dtype: the tensors' promoted dtype, unless a number is of a higher kind
-    (then int64 or float32); two numbers give bool, int64 or float32."""
-    values = [v.dtype if isinstance(v, Tensor) else v for v in (a, b)]
-    kind = max(map(_kind, values), key=_KINDS.index)
-    top = [v for v in values if isinstance(v, np.dtype) and _kind(v) == kind]
-    return np.result_type(*top) if top else np.dtype(
-        {"b": np.bool_, "i": np.int64, "f": np.float32}[kind])
-
-
 def where(condition, input=None, other=None):
     """Elements of input where condition holds, else of other (tensors or numbers, the result's
     dtype as torch's); differentiable in both. where(condition) alone is
@@ -878,7 +857,8 @@ def where(condition, input=None, other=None):
     for v in (a, b):
         if not isinstance(v, (Tensor, numbers.Number)):
             raise DTypeError(f"where: a and b must be tensors or numbers, got {type(v).__name__}")
-    dtype = _where_dtype(a, b)
+    from .elementwise import result_type
+    dtype = result_type(a, b)
     a, b = (v.astype(dtype) if isinstance(v, Tensor) else _constant(v, dtype, condition.device)
             for v in (a, b))
     return Where.apply(condition, a, b)

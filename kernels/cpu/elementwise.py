@@ -1,8 +1,10 @@
 """Elementwise kernels: numpy's ufuncs, with its broadcasting and weak Python scalars (NEP 50)."""
+import math
+
 import numpy as np
 
 __all__ = ["add", "sub", "mul", "div", "pow", "neg", "exp", "log", "log1p", "sqrt", "abs", "sign",
-           "tanh", "sigmoid", "relu", "where", "compare"]
+           "tanh", "sigmoid", "relu", "where", "compare", "unary_op", "binary_op"]
 
 
 def add(a, b):
@@ -82,3 +84,37 @@ _comparisons = {"eq": np.equal, "ne": np.not_equal, "lt": np.less,
 
 def compare(op, a, b):
     return _comparisons[op](a, b)
+
+
+def _scalar_ufunc(f):
+    """f of the math module elementwise, in x's dtype (numpy has no erf)."""
+    ufunc = np.frompyfunc(f, 1, 1)
+    return lambda x: np.asarray(ufunc(x), x.dtype)
+
+
+_ROUNDING = ("floor", "ceil", "round", "trunc")
+_UNARY = {"sin": np.sin, "cos": np.cos, "tan": np.tan, "asin": np.arcsin, "acos": np.arccos,
+          "atan": np.arctan, "sinh": np.sinh, "cosh": np.cosh, "asinh": np.arcsinh,
+          "acosh": np.arccosh, "atanh": np.arctanh, "log2": np.log2, "log10": np.log10,
+          "expm1": np.expm1, "erf": _scalar_ufunc(math.erf), "erfc": _scalar_ufunc(math.erfc),
+          "floor": np.floor, "ceil": np.ceil, "round": np.rint, "trunc": np.trunc,
+          "bitwise_not": np.invert, "logical_not": np.logical_not}
+
+
+def unary_op(op, x):
+    if op in _ROUNDING and x.dtype.kind in "iub":
+        return x.copy()  # integers are already whole
+    return _UNARY[op](x)
+
+
+# numpy's remainder and floor_divide follow fmod's sign rules exactly as torch's do
+_BINARY = {"atan2": np.arctan2, "copysign": np.copysign, "fmod": np.fmod,
+           "remainder": np.remainder, "floor_divide": np.floor_divide,
+           "maximum": np.maximum, "minimum": np.minimum, "fmax": np.fmax, "fmin": np.fmin,
+           "bitwise_and": np.bitwise_and, "bitwise_or": np.bitwise_or,
+           "bitwise_xor": np.bitwise_xor, "logical_and": np.logical_and,
+           "logical_or": np.logical_or, "logical_xor": np.logical_xor}
+
+
+def binary_op(op, a, b):
+    return _BINARY[op](a, b)

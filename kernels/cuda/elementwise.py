@@ -13,7 +13,7 @@ from numba import cuda
 from .device import flat, grid, host, xp
 
 __all__ = ["add", "sub", "mul", "div", "pow", "neg", "exp", "log", "log1p", "sqrt", "abs", "sign",
-           "tanh", "sigmoid", "relu", "where", "compare"]
+           "tanh", "sigmoid", "relu", "where", "compare", "unary_op", "binary_op"]
 
 
 @cuda.jit(device=True, inline=True)
@@ -155,3 +155,143 @@ def compare(op, a, b):
 def where(condition, a, b):
     dtype = _result_dtype(a, b)
     return _where(condition, _operand(a, dtype), _operand(b, dtype))
+
+
+# --- unary_op and binary_op ------------------------------------------------------------------
+# On a GPU math.floor(float32) is a float32; in the simulator it is Python's int, which has no
+# inf or nan, and Python's math raises where the GPU gives nan: the guards below keep both
+# agreeing with numpy (they cost a compare on the GPU).
+
+@cuda.jit(device=True, inline=True)
+def _whole(a):
+    """Whether float a has no fractional part to round: inf, nan, or beyond 2**52."""
+    return not math.fabs(a) < 4503599627370496.0  # (abs is the kernel of that name)
+
+
+def _rounding(whole_part):
+    # the result has a's sign even when it is zero (floor(-0.0), ceil(-0.5) give -0.0)
+    return lambda a, p: a if _whole(a) else math.copysign(whole_part(a), a)
+
+
+@cuda.jit(device=True)
+def _round_half_even(a):
+    below = math.floor(a)
+    fraction = a - below  # exact
+    if fraction > 0.5 or (fraction == 0.5 and math.fmod(below, 2.0) != 0):
+        return math.ceil(a)
+    return below
+
+
+@cuda.jit(device=True)
+def _trunc(a):
+    return math.floor(a) if a >= 0 else math.ceil(a)  # (numpy's float32 has no __trunc__)
+
+
+def _math(f):
+    return lambda a, p: f(a)
+
+
+_UNARY = {name: _unary(_math(f)) for name, f in (
+    ("sin", math.sin), ("cos", math.cos), ("tan", math.tan), ("asin", math.asin),
+    ("acos", math.acos), ("atan", math.atan), ("sinh", math.sinh), ("cosh", math.cosh),
+    ("asinh", math.asinh), ("acosh", math.acosh), ("atanh", math.atanh), ("log2", math.log2),
+    ("log10", math.log10), ("expm1", math.expm1), ("erf", math.erf), ("erfc", math.erfc))}
+_UNARY.update({name: _unary(_rounding(f)) for name, f in (
+    ("floor", math.floor), ("ceil", math.ceil), ("trunc", _trunc),
+    ("round", _round_half_even))})
+_bool = lambda *xs: np.dtype(np.bool_)  # noqa: E731
+_logical_not = _unary(lambda a, p: a == 0, _bool)
+_bitwise_not = {True: _unary(lambda a, p: not a), False: _unary(lambda a, p: ~a)}  # by is-bool
+
+
+def unary_op(op, x):
+    if op == "logical_not":
+        return _logical_not(x)
+    if op == "bitwise_not":
+        return _bitwise_not[x.dtype == np.bool_](x)
+    if op in ("floor", "ceil", "round", "trunc") and x.dtype.kind in "iub":
+        return x.copy()  # integers are already whole
+    return _UNARY[op](x)
+
+
+@cuda.jit(device=True)
+def _fmod_float(a, b):
+    if b == 0 or math.isinf(a):  # nan, as in C
+        return math.nan
+    return math.fmod(a, b)
+
+
+def _remainder_float(a, b, p):
+    r = _fmod_float(a, b)
+    if r == 0:
+        return math.copysign(r, b)  # numpy's zero has b's sign
+    return r + b if (r < 0) != (b < 0) else r
+
+
+def _floor_divide_float(a, b, p):
+    """torch's (and numpy's) div_floor: (a - fmod(a, b)) / b, corrected to an integer toward
+    -inf; p is 1 in the operands' dtype, so that a float32 quotient stays float32."""
+    if b == 0:
+        return a / b
+    if not math.isfinite(a) or b != b:
+        return math.nan
+    r = math.fmod(a, b)
+    q = (a - r) / b
+    if r != 0 and (b < 0) != (r < 0):
+        q -= p
+    if q == 0:
+        return math.copysign(q, a / b)
+    whole = math.floor(q)
+    return whole + p if q - whole > 0.5 else whole
+
+
+# integer division by zero gives 0 (numpy's result; torch raises on the cpu)
+def _fmod_int(a, b, p):
+    if b == 0:
+        return 0
+    r = a % b  # Python's sign, that of b
+    return r - b if r != 0 and (r < 0) != (a < 0) else r
+
+
+def _maximum(a, b, p):
+    return a + b if a != a or b != b else (a if a > b else b)  # a + b: the nan
+
+
+def _minimum(a, b, p):
+    return a + b if a != a or b != b else (a if a < b else b)
+
+
+def _fmax(a, b, p):
+    return b if a != a else (a if b != b or a > b else b)
+
+
+def _fmin(a, b, p):
+    return b if a != a else (a if b != b or a < b else b)
+
+
+_SHARED = {
+    "maximum": _binary(_maximum), "minimum": _binary(_minimum),
+    "fmax": _binary(_fmax), "fmin": _binary(_fmin),
+    "bitwise_and": _binary(lambda a, b, p: a & b), "bitwise_or": _binary(lambda a, b, p: a | b),
+    "bitwise_xor": _binary(lambda a, b, p: a ^ b),
+    "logical_and": _binary(lambda a, b, p: a != 0 and b != 0, _bool),
+    "logical_or": _binary(lambda a, b, p: a != 0 or b != 0, _bool),
+    "logical_xor": _binary(lambda a, b, p: (a != 0) != (b != 0), _bool)}
+_FLOAT = {"atan2": _binary(lambda a, b, p: math.atan2(a, b)),
+          "copysign": _binary(lambda a, b, p: math.copysign(a, b)),
+          "fmod": _binary(lambda a, b, p: _fmod_float(a, b)),
+          "remainder": _binary(_remainder_float),
+          "floor_divide": _launcher(2, _floor_divide_float)}
+_INT = {"fmod": _binary(_fmod_int),
+        "remainder": _binary(lambda a, b, p: a % b if b != 0 else 0),
+        "floor_divide": _binary(lambda a, b, p: a // b if b != 0 else 0)}
+
+
+def binary_op(op, a, b):
+    if op in _SHARED:
+        return _SHARED[op](a, b)
+    if _result_dtype(a, b).kind == "f":
+        if op == "floor_divide":
+            return _FLOAT[op](a, b, p=_result_dtype(a, b).type(1))
+        return _FLOAT[op](a, b)
+    return _INT[op](a, b)

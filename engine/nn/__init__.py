@@ -3,3 +3,8 @@ from . import functional, init  # noqa: F401
 from .layers import (AvgPool2d, BatchNorm2d, Conv2d, ConvTranspose2d, Dropout, Flatten,  # noqa: F401
                      LeakyReLU, Linear, MaxPool2d, ReLU, Sequential, Sigmoid, Tanh, Upsample)
 from .module import Module, Parameter  # noqa: F401
+from .activation import *     # noqa: F401,F403,E402
+from .loss import *           # noqa: F401,F403,E402
+from .normalization import *  # noqa: F401,F403,E402
+from .patch import *          # noqa: F401,F403,E402
+from .container import *      # noqa: F401,F403,E402

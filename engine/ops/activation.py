@@ -79,3 +79,4 @@ def log_softmax(input, dim):
 
 __all__ = ["relu", "sigmoid", "tanh", "softmax", "log_softmax"]
 METHODS = ("relu", "sigmoid", "tanh", "softmax", "log_softmax")
+FUNCTIONAL = ()  # F.<name> beyond __all__

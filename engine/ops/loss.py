@@ -80,3 +80,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean
     loss = BCEWithLogits.apply(input, target)
     return _reduce(op, loss if weight is None else loss * weight, reduction)
 
+
+__all__ = []  # torch.<name>: none of these (they are torch.nn.functional's)
+METHODS = ()
+FUNCTIONAL = ()  # F.<name>

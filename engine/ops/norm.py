@@ -76,3 +76,8 @@ def dropout(x, p=0.5, training=True):
     seed = int(generator().integers(2 ** 31))
     mask = backend.table(x.device).dropout_mask(x.shape, p, seed, x.dtype)
     return x * Tensor._from_array(mask, x.device)
+
+
+__all__ = []  # torch.<name>: none of these (they are torch.nn.functional's)
+METHODS = ()
+FUNCTIONAL = ()  # F.<name>

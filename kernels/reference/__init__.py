@@ -9,3 +9,7 @@ from .elementwise import *  # noqa: F401,F403
 from .reductions import *   # noqa: F401,F403
 from .shapes import *       # noqa: F401,F403
 from .indexing import *     # noqa: F401,F403
+from .activations import *    # noqa: F401,F403
+from .losses import *         # noqa: F401,F403
+from .normalization import *  # noqa: F401,F403
+from .patches import *        # noqa: F401,F403

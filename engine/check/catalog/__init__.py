@@ -5,12 +5,15 @@ One catalogue serves the test suite (which draws inputs with hypothesis) and
 inputs through a `Drawer`, so both use the same domains, away from kinks and ties. The cases
 live beside their op family, one module each.
 """
-from . import core, elementwise, indexing, reductions, shapes
+from . import (activations, core, elementwise, indexing, losses, normalization, patches,
+               reductions, shapes)
 from .drawing import SIDE, Case, RandomDrawer  # noqa: F401
 
 FAMILIES = {"first ops (arithmetic, nn, convolution)": core.CASES,
             "elementwise": elementwise.CASES, "reductions and scans": reductions.CASES,
-            "shapes": shapes.CASES, "indexing and sorting": indexing.CASES}
+            "shapes": shapes.CASES, "indexing and sorting": indexing.CASES,
+            "activations": activations.CASES, "losses": losses.CASES,
+            "normalization": normalization.CASES, "padding, patches, embeddings": patches.CASES}
 CASES = [case for cases in FAMILIES.values() for case in cases]
 
 BY_NAME = {case.name: case for case in CASES}

@@ -1,0 +1,3 @@
+"""The catalogue cases of the patches family."""
+
+CASES = []

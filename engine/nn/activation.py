@@ -1,0 +1,3 @@
+"""Activation layers, with PyTorch's constructor arguments."""
+
+__all__ = []

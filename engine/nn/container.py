@@ -1,0 +1,3 @@
+"""Containers and small utility layers, with PyTorch's constructor arguments."""
+
+__all__ = []

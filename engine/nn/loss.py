@@ -1,0 +1,3 @@
+"""Loss layers, with PyTorch's constructor arguments."""
+
+__all__ = []

@@ -1,0 +1,3 @@
+"""Normalization layers, with PyTorch's constructor arguments."""
+
+__all__ = []

@@ -317,3 +317,15 @@ def test_functions_and_methods_carry_torchs_names_and_aliases():
     np.testing.assert_allclose(eg.logaddexp(t([inf, -inf, 1000.0]), t([inf, -inf, 1000.0])).numpy(),
                                [inf, -inf, 1000.0 + math.log(2)])
     assert eg.negative(x).numpy().tolist() == [-0.25, -0.5]
+
+
+def test_out_of_domain_inputs_give_nan_and_inf_on_every_device_as_on_a_gpu():
+    # the simulator runs Python's math, which raises there: it must answer as CUDA does
+    values = np.array([0.0, -1.0, 1.0, 2.0], np.float32)
+    for name in ("log", "log2", "log10", "log1p", "sqrt", "asin", "acos", "acosh", "atanh"):
+        results = {}
+        for device in ("cpu", "cuda"):
+            with np.errstate(all="ignore"):
+                results[device] = getattr(eg, name)(eg.tensor(values - (name == "log1p"),
+                                                              device=device)).numpy()
+        np.testing.assert_array_equal(results["cuda"], results["cpu"], err_msg=name)

@@ -10,7 +10,7 @@ import numbers
 import numpy as np
 from numba import cuda
 
-from .device import flat, grid, host, xp
+from .device import SIMULATED, flat, grid, host, xp
 
 __all__ = ["add", "sub", "mul", "div", "pow", "neg", "exp", "log", "log1p", "sqrt", "abs", "sign",
            "tanh", "sigmoid", "relu", "where", "compare", "unary_op", "binary_op"]
@@ -131,10 +131,26 @@ mul = _binary(lambda a, b, p: a * b)
 div = _binary(lambda a, b, p: a / b, _float_dtype)
 pow = _binary(lambda a, b, p: a ** b)
 neg = _unary(lambda a, p: -a)
-exp = _unary(lambda a, p: math.exp(a), _float_dtype)
-log = _unary(lambda a, p: math.log(a), _float_dtype)
-log1p = _unary(lambda a, p: math.log1p(a), _float_dtype)
-sqrt = _unary(lambda a, p: math.sqrt(a), _float_dtype)
+
+
+def _math(f):
+    """The device function of the math function f. On a GPU, CUDA's math library returns nan or
+    ±inf outside f's domain (log(0) = -inf); Python's math, which the simulator runs, raises
+    there instead: in the simulator, numpy's function of the same name stands in, as the GPU."""
+    if not SIMULATED or not hasattr(np, f.__name__):
+        return lambda a, p: f(a)
+    ieee = getattr(np, f.__name__)
+
+    def as_on_a_gpu(a, p):
+        with np.errstate(all="ignore"):
+            return ieee(a)
+    return as_on_a_gpu
+
+
+exp = _unary(_math(math.exp), _float_dtype)
+log = _unary(_math(math.log), _float_dtype)
+log1p = _unary(_math(math.log1p), _float_dtype)
+sqrt = _unary(_math(math.sqrt), _float_dtype)
 abs = _unary(lambda a, p: a if a >= 0 else -a)
 sign = _unary(lambda a, p: 1 if a > 0 else (-1 if a < 0 else 0))
 tanh = _unary(lambda a, p: math.tanh(a), _float_dtype)
@@ -185,10 +201,6 @@ def _round_half_even(a):
 @cuda.jit(device=True)
 def _trunc(a):
     return math.floor(a) if a >= 0 else math.ceil(a)  # (numpy's float32 has no __trunc__)
-
-
-def _math(f):
-    return lambda a, p: f(a)
 
 
 _UNARY = {name: _unary(_math(f)) for name, f in (

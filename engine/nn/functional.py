@@ -6,7 +6,6 @@ from ..ops.conv import conv2d, conv_transpose2d  # noqa: F401
 from ..ops.norm import batch_norm, dropout  # noqa: F401
 from ..ops.pool import avg_pool2d, max_pool2d  # noqa: F401
 from ..ops.resample import interpolate  # noqa: F401
-from ..ops.shape import pad  # noqa: F401
 from ..ops import FAMILIES as _FAMILIES
 
 for _family in _FAMILIES:  # each op family's F-only functions

@@ -864,35 +864,6 @@ def where(condition, input=None, other=None):
     return Where.apply(condition, a, b)
 
 
-def pad(x, pad):
-    """Zero padding as torch.nn.functional.pad: (left, right) of the last axis, then (top,
-    bottom) of the one before it, and so on."""
-    from . import _checks
-    _checks.require_tensor("pad", "input", x)
-    if not (isinstance(pad, (tuple, list)) or (isinstance(pad, np.ndarray) and pad.ndim == 1)):
-        raise ShapeError(f"pad: expected a tuple of ints (left, right, top, bottom, ...), got "
-                         f"{pad!r}")
-    if len(pad) % 2 or len(pad) // 2 > x.ndim:
-        raise ShapeError(f"pad: expected an even number of at most {2 * x.ndim} widths for a "
-                         f"tensor of shape {x.shape}, got {tuple(pad)}")
-    if any(not isinstance(p, numbers.Integral) or p < 0 for p in pad):
-        raise ShapeError(f"pad: widths must be non-negative ints, got {tuple(pad)}")
-    if x.ndim == 0:  # nothing to pad
-        return reshape(x, ())
-    pairs = [(int(pad[i]), int(pad[i + 1])) for i in range(0, len(pad), 2)]
-    widths = [(0, 0)] * (x.ndim - len(pairs)) + pairs[::-1]
-    padded = tuple(n + before + after for n, (before, after) in zip(x.shape, widths))
-    if any(m > _checks.MAX_SIZE for m, (before, after) in zip(padded, widths) if before or after):
-        raise ShapeError(f"pad: padding {tuple(pad)} makes the shape {tuple(x.shape)} into "
-                         f"{padded}; expected extents of at most {_checks.MAX_SIZE}")
-    size = int(np.prod(padded, dtype=object)) if padded else 1
-    limit = max(_checks.MAX_ELEMENTS, 64 * x.numel())
-    if size > limit:
-        raise ShapeError(f"pad: padding {tuple(pad)} makes the shape {tuple(x.shape)} into "
-                         f"{padded}, {size} elements; expected at most {limit}")
-    return Pad.apply(x, tuple(widths))
-
-
 # eg.<name>, as torch.<name>
 __all__ = ["cat", "concat", "concatenate", "stack", "hstack", "vstack", "dstack", "where",
            "reshape", "permute", "transpose", "flatten", "unflatten", "ravel", "squeeze",

@@ -161,8 +161,55 @@ def adam_step(k, p, g, exp_avg, exp_avg_sq, step, lr, beta1, beta2, eps, weight_
     return exp_avg, exp_avg_sq
 
 
+def adamw_step(k, p, g, exp_avg, exp_avg_sq, max_exp_avg_sq, step, lr, beta1, beta2, eps,
+               weight_decay, amsgrad):
+    """torch.optim.AdamW's update of p in place: the decay shrinks p itself, apart from the
+    moments; amsgrad divides by the largest second moment so far. Returns the three moments
+    (the last None without amsgrad)."""
+    if exp_avg is None:
+        exp_avg, exp_avg_sq = k.zeros(p.shape, p.dtype), k.zeros(p.shape, p.dtype)
+        max_exp_avg_sq = k.zeros(p.shape, p.dtype) if amsgrad else None
+    d = k.astype(g, p.dtype)
+    k.assign(p, k.mul(p, 1 - lr * weight_decay))
+    k.assign(exp_avg, k.add(k.mul(exp_avg, beta1), k.mul(d, 1 - beta1)))
+    k.assign(exp_avg_sq, k.add(k.mul(exp_avg_sq, beta2), k.mul(k.mul(d, d), 1 - beta2)))
+    second = exp_avg_sq
+    if amsgrad:
+        k.assign(max_exp_avg_sq, k.binary_op("maximum", max_exp_avg_sq, exp_avg_sq))
+        second = max_exp_avg_sq
+    step_size = lr / (1 - beta1 ** step)
+    root_correction = (1 - beta2 ** step) ** 0.5
+    denominator = k.add(k.div(k.sqrt(second), root_correction), eps)
+    k.assign(p, k.sub(p, k.mul(k.div(exp_avg, denominator), step_size)))
+    return exp_avg, exp_avg_sq, max_exp_avg_sq
+
+
+def rmsprop_step(k, p, g, square_avg, grad_avg, momentum_buffer, lr, alpha, eps, weight_decay,
+                 momentum, centered):
+    """torch.optim.RMSprop's update of p in place; returns the running mean square, the running
+    mean (None unless centered) and the momentum buffer (None without momentum)."""
+    if square_avg is None:
+        square_avg = k.zeros(p.shape, p.dtype)
+        grad_avg = k.zeros(p.shape, p.dtype) if centered else None
+        momentum_buffer = k.zeros(p.shape, p.dtype) if momentum else None
+    d = k.astype(g, p.dtype)
+    if weight_decay:
+        d = k.add(d, k.mul(p, weight_decay))
+    k.assign(square_avg, k.add(k.mul(square_avg, alpha), k.mul(k.mul(d, d), 1 - alpha)))
+    variance = square_avg
+    if centered:  # the variance about the running mean rather than the raw mean square
+        k.assign(grad_avg, k.add(k.mul(grad_avg, alpha), k.mul(d, 1 - alpha)))
+        variance = k.sub(square_avg, k.mul(grad_avg, grad_avg))
+    d = k.div(d, k.add(k.sqrt(variance), eps))
+    if momentum:
+        k.assign(momentum_buffer, k.add(k.mul(momentum_buffer, momentum), d))
+        d = momentum_buffer
+    k.assign(p, k.sub(p, k.mul(d, lr)))
+    return square_avg, grad_avg, momentum_buffer
+
+
 COMPOSITES = ("sum_to_shape", "max_backward", "relu_backward", "leaky_relu", "leaky_relu_backward",
               "sigmoid_backward", "tanh_backward", "log_softmax", "softmax", "softmax_backward",
               "log_softmax_backward", "cross_entropy", "cross_entropy_backward", "bce_with_logits",
               "bce_with_logits_backward", "batch_norm_forward", "batch_norm_backward", "sgd_step",
-              "adam_step")
+              "adam_step", "adamw_step", "rmsprop_step")

@@ -6,7 +6,7 @@ import numpy as np
 from .. import backend
 
 from ..autograd import no_grad
-from ..errors import ShapeError
+from ..errors import ArgumentError, ShapeError
 from ..tensor import Tensor
 
 
@@ -70,45 +70,87 @@ class Module:
         names.add(name)
         setattr(self, name, tensor)
 
+    def add_module(self, name, module):
+        """Register `module` (a Module or None) as the child `name`, as assigning it does."""
+        if not isinstance(module, Module) and module is not None:
+            raise ArgumentError(f"{type(self).__name__}.add_module: {name!r} must be a Module, "
+                                f"got {type(module).__name__}")
+        if not isinstance(name, str) or not name or "." in name:
+            raise ArgumentError(f"{type(self).__name__}.add_module: the name must be a non-empty "
+                                f"string without '.', got {name!r}")
+        self._modules[name] = module  # None holds the place, as torch does
+
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f"{type(self).__name__} does not define forward")
 
     def __call__(self, *args, **kwargs):
         return self.forward(*args, **kwargs)
 
-    # --- walking the tree -----------------------------------------------------------------------
-    def named_modules(self, prefix=""):
+    # --- walking the tree: each module and tensor once, however often it is shared ---------------
+    def named_modules(self, memo=None, prefix="", remove_duplicate=True):
+        memo = set() if memo is None else memo
+        if remove_duplicate:
+            if self in memo:
+                return
+            memo.add(self)
         yield prefix, self
         for name, child in self._modules.items():
-            yield from child.named_modules(f"{prefix}.{name}" if prefix else name)
+            if child is not None:
+                yield from child.named_modules(memo, f"{prefix}.{name}" if prefix else name,
+                                               remove_duplicate)
 
     def modules(self):
         return (m for _, m in self.named_modules())
 
+    def named_children(self):
+        seen = set()
+        for name, module in self._modules.items():
+            if module is not None and module not in seen:
+                seen.add(module)
+                yield name, module
+
     def children(self):
-        return iter(self._modules.values())
+        return (m for _, m in self.named_children())
 
-    def _named(self, table):
-        for prefix, module in self.named_modules():
+    def apply(self, fn):
+        """fn(m) for every submodule, children before parents, then self (as init schemes do)."""
+        for child in self.children():
+            child.apply(fn)
+        fn(self)
+        return self
+
+    def _named(self, table, prefix, recurse, remove_duplicate):
+        modules = self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate) \
+            if recurse else [(prefix, self)]
+        seen = set()
+        for module_prefix, module in modules:
             for name, value in getattr(module, table).items():
-                yield (f"{prefix}.{name}" if prefix else name), value
+                if remove_duplicate and id(value) in seen:
+                    continue
+                seen.add(id(value))
+                yield (f"{module_prefix}.{name}" if module_prefix else name), value
 
-    def named_parameters(self):
-        return self._named("_parameters")
+    def named_parameters(self, prefix="", recurse=True, remove_duplicate=True):
+        return self._named("_parameters", prefix, recurse, remove_duplicate)
 
-    def parameters(self):
-        return (p for _, p in self.named_parameters())
+    def parameters(self, recurse=True):
+        return (p for _, p in self.named_parameters(recurse=recurse))
 
-    def named_buffers(self):
-        return self._named("_buffers")
+    def named_buffers(self, prefix="", recurse=True, remove_duplicate=True):
+        return self._named("_buffers", prefix, recurse, remove_duplicate)
 
-    def buffers(self):
-        return (b for _, b in self.named_buffers())
+    def buffers(self, recurse=True):
+        return (b for _, b in self.named_buffers(recurse=recurse))
 
     # --- modes, devices, gradients --------------------------------------------------------------
     def train(self, mode=True):
-        for m in self.modules():
-            object.__setattr__(m, "training", mode)
+        """Set training mode here and, through each child's own train(), in every submodule."""
+        if not isinstance(mode, bool):
+            raise ArgumentError(f"{type(self).__name__}.train: training mode is expected to be "
+                                f"boolean, got {mode!r}")
+        object.__setattr__(self, "training", mode)
+        for child in self.children():
+            child.train(mode)
         return self
 
     def eval(self):
@@ -124,22 +166,40 @@ class Module:
                     t.grad = t.grad.to(device)
         return self
 
-    def zero_grad(self):
+    def zero_grad(self, set_to_none=True):
+        """Drop every parameter's gradient (set_to_none) or fill it with zeros in place."""
         for p in self.parameters():
-            p.grad = None
+            if p.grad is None:
+                continue
+            if set_to_none:
+                p.grad = None
+            else:
+                p.grad.data = backend.table(p.grad.device).zeros(p.grad.shape, p.grad.dtype)
+
+    def requires_grad_(self, requires_grad=True):
+        """Whether autograd records operations on the parameters (False freezes them)."""
+        for p in self.parameters():
+            p.requires_grad_(requires_grad)
+        return self
 
     # --- state ----------------------------------------------------------------------------------
+    def _named_state(self):
+        """Parameters then buffers under every name they have (a shared one under each), as
+        torch's state_dict keys them."""
+        return list(self.named_parameters(remove_duplicate=False)) + \
+            list(self.named_buffers(remove_duplicate=False))
+
     def state_dict(self):
         """Parameters and buffers by dotted name, as host numpy arrays (copies)."""
         state = OrderedDict()
-        for name, t in list(self.named_parameters()) + list(self.named_buffers()):
+        for name, t in self._named_state():
             state[name] = np.array(t.numpy(), copy=True)
         return state
 
     def load_state_dict(self, state, strict=True):
         """Copy `state` into the parameters and buffers; name every missing, unexpected or
         mis-shaped entry in one ShapeError (with strict=False only shapes are checked)."""
-        own = OrderedDict(list(self.named_parameters()) + list(self.named_buffers()))
+        own = OrderedDict(self._named_state())
         missing = [k for k in own if k not in state]
         unexpected = [k for k in state if k not in own]
         misshaped = [f"{k}: checkpoint {tuple(np.shape(_host(state[k])))} vs model {own[k].shape}"
@@ -166,7 +226,7 @@ class Module:
 
     def __repr__(self):
         lines = [f"({name}): " + repr(child).replace("\n", "\n  ")
-                 for name, child in self._modules.items()]
+                 for name, child in self.named_children()]
         head = f"{type(self).__name__}({self.extra_repr()}"
         if not lines:
             return head + ")"

@@ -67,7 +67,8 @@ def test_softmin_and_glu_take_axis_and_the_layers_their_dim():
     assert np.allclose(F.softmin(eg.tensor(x), axis=0).numpy(), ref.softmin(x, 0))
     assert np.allclose(F.glu(eg.tensor(x), axis=1).numpy(), ref.glu(x, 1))
     assert np.allclose(nn.Softmin(dim=1)(eg.tensor(x)).numpy(), ref.softmin(x, 1))
-    assert np.allclose(nn.Softmax()(eg.tensor(x)).numpy(), ref.softmin(-x, 1))  # legacy dim 1
+    with pytest.warns(UserWarning, match="softmax: implicit dimension.*dim=1"):
+        assert np.allclose(nn.Softmax()(eg.tensor(x)).numpy(), ref.softmin(-x, 1))
     assert np.allclose(nn.LogSoftmax(0)(eg.tensor(x)).numpy(), np.log(ref.softmin(-x, 0)))
     assert np.allclose(nn.GLU(0)(eg.tensor(x)).numpy(), ref.glu(x, 0))
 
@@ -129,3 +130,43 @@ def test_torch_level_names_and_methods():
     assert np.array_equal(x.hardshrink().numpy(), [-1, 0, 2])
     assert np.array_equal(eg.threshold(x, 0.5, 9.0).numpy(), [9, 9, 2])
     assert np.allclose(eg.selu(x).numpy(), ref.selu(x.numpy()))
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_hardtanh_relu6_and_threshold_keep_integer_dtypes(device):
+    x = eg.tensor(np.array([-2, 0, 1, 3, 8], np.int32), device=device)
+    for y, expected in [(F.relu6(x), [0, 0, 1, 3, 6]),
+                        (F.hardtanh(x, -1.5, 2.7), [-1, 0, 1, 2, 2]),  # bounds truncated
+                        (F.threshold(x, 0.9, -7.5), [-7, -7, 1, 3, 8])]:
+        assert y.dtype == np.int32 and np.array_equal(y.numpy(), expected)
+    with pytest.raises(eg.DTypeError, match="relu6.*bool"):
+        F.relu6(eg.tensor([True, False]))
+    with pytest.raises(eg.DTypeError, match="hardsigmoid.*int32"):
+        F.hardsigmoid(x)
+
+
+def test_softmax_family_takes_dtype_and_torchs_deprecated_implicit_dim():
+    x = np.random.default_rng(1).uniform(-2, 2, (2, 3))
+    for name, reference in [("softmax", ref.softmin(-x, 1)), ("softmin", ref.softmin(x, 1)),
+                            ("log_softmax", np.log(ref.softmin(-x, 1)))]:
+        with pytest.warns(UserWarning, match=f"{name}: implicit dimension.*dim=1"):
+            y = getattr(F, name)(eg.tensor(x.astype(np.float32)), dtype=np.float64)
+        assert y.dtype == np.float64 and np.allclose(y.numpy(), reference)
+    with pytest.warns(UserWarning, match="dim=0"):
+        assert np.allclose(F.softmax(eg.tensor(x[0])).numpy(), ref.softmin(-x[0], 0))
+    assert np.allclose(F.softmin(eg.tensor(np.array([3, 1])), 0, dtype=np.float64).numpy(),
+                       ref.softmin(np.array([3.0, 1.0]), 0))
+
+
+def test_inplace_is_accepted_only_as_false():
+    x = eg.tensor([-1.0, 2.0])
+    assert np.array_equal(F.relu(x, inplace=False).numpy(), [0, 2])
+    assert np.array_equal(nn.ReLU(False)(x).numpy(), [0, 2])
+    assert repr(nn.ELU(0.5, False)) == "ELU(alpha=0.5)"
+    assert nn.Hardtanh(inplace=False).inplace is False
+    for call in [lambda: F.elu(x, inplace=True), lambda: F.hardswish(x, True),
+                 lambda: nn.ReLU(True), lambda: nn.Threshold(0.1, 0.0, inplace=True)]:
+        with pytest.raises(eg.ArgumentError, match="inplace=True"):
+            call()
+    with pytest.raises(eg.ArgumentError, match="GELU.*inplace"):
+        nn.GELU(inplace=False)  # torch's GELU has no inplace=

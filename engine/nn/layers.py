@@ -5,7 +5,6 @@ import numpy as np
 
 from ..arguments import count, counts, number
 from ..errors import ArgumentError
-from ..tensor import Tensor
 from . import functional as F
 from . import init
 from .module import Module, Parameter
@@ -148,64 +147,6 @@ class Upsample(Module):
     def extra_repr(self):
         what = f"size={self.size}" if self.size is not None else f"scale_factor={self.scale_factor}"
         return f"{what}, mode={self.mode!r}"
-
-
-class BatchNorm2d(Module):
-    """Batch normalization over (N, C, H, W) (or (N, C)); running statistics are buffers."""
-
-    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True,
-                 track_running_stats=True, dtype=np.float32):
-        super().__init__()
-        count("BatchNorm2d", "num_features", num_features)
-        number("BatchNorm2d", "eps value", eps, low_open=True)
-        number("BatchNorm2d", "momentum value", momentum, high=1.0)
-        self.num_features, self.eps, self.momentum = num_features, eps, momentum
-        self.weight = Parameter(np.ones(num_features, dtype)) if affine else None
-        self.bias = Parameter(np.zeros(num_features, dtype)) if affine else None
-        if track_running_stats:
-            self.register_buffer("running_mean", Tensor(np.zeros(num_features, dtype)))
-            self.register_buffer("running_var", Tensor(np.ones(num_features, dtype)))
-        else:
-            self.running_mean = self.running_var = None
-
-    def forward(self, x):
-        use_batch = self.training or self.running_mean is None
-        return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
-                            use_batch, self.momentum, self.eps)
-
-    def extra_repr(self):
-        return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}"
-
-
-class _Activation(Module):
-    function = None
-
-    def forward(self, x):
-        return type(self).function(x)
-
-
-class ReLU(_Activation):
-    function = staticmethod(F.relu)
-
-
-class Sigmoid(_Activation):
-    function = staticmethod(F.sigmoid)
-
-
-class Tanh(_Activation):
-    function = staticmethod(F.tanh)
-
-
-class LeakyReLU(Module):
-    def __init__(self, negative_slope=0.01):
-        super().__init__()
-        self.negative_slope = number("LeakyReLU", "negative_slope", negative_slope, low=-math.inf)
-
-    def forward(self, x):
-        return F.leaky_relu(x, self.negative_slope)
-
-    def extra_repr(self):
-        return f"negative_slope={self.negative_slope}"
 
 
 class Flatten(Module):

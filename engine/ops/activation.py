@@ -1,6 +1,7 @@
 """Activations and the (stable) softmax family."""
 import math
 import numbers
+import warnings
 
 from ..autograd import Function
 from ..errors import ArgumentError, DTypeError, ShapeError
@@ -88,22 +89,26 @@ def leaky_relu(input, negative_slope=0.01, inplace=False):
     return LeakyReLU.apply(input, negative_slope)
 
 
-def _softmax_args(input, dim, dtype):
-    """input cast to dtype first (as torch), and dim, or without one torch's legacy choice."""
+def _softmax_args(op, input, dim, dtype):
+    """input cast to dtype first (as torch), and dim, or without one torch's deprecated choice."""
     if dtype is not None:
         input = input.astype(dtype)
-    return input, (0 if input.ndim in (0, 1, 3) else 1) if dim is None else dim
+    if dim is None:
+        dim = 0 if input.ndim in (0, 1, 3) else 1
+        warnings.warn(f"{op}: implicit dimension choice is deprecated (chose dim={dim}); "
+                      f"give dim=", UserWarning, stacklevel=4)
+    return input, dim
 
 
 @torch_dims
 def softmax(input, dim=None, *, dtype=None):
-    input, dim = _softmax_args(input, dim, dtype)
+    input, dim = _softmax_args("softmax", input, dim, dtype)
     return Softmax.apply(input, axis=dim)
 
 
 @torch_dims
 def log_softmax(input, dim=None, *, dtype=None):
-    input, dim = _softmax_args(input, dim, dtype)
+    input, dim = _softmax_args("log_softmax", input, dim, dtype)
     return LogSoftmax.apply(input, axis=dim)
 
 
@@ -198,7 +203,7 @@ def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
 
 def relu6(input, inplace=False):
     refuse_inplace("relu6", inplace)
-    return hardtanh(input, 0.0, 6.0)
+    return hardtanh(_tensor("relu6", input, integers=True), 0.0, 6.0)
 
 
 def hardsigmoid(input, inplace=False):
@@ -248,7 +253,7 @@ def threshold(input, threshold, value, inplace=False):
 
 @torch_dims
 def softmin(input, dim=None, *, dtype=None):
-    input, dim = _softmax_args(input, dim, dtype)
+    input, dim = _softmax_args("softmin", input, dim, dtype)
     return softmax(-_tensor("softmin", input), dim)
 
 

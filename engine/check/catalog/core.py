@@ -177,8 +177,9 @@ def _draw_interpolate(d):
 
 
 def _draw_batch_norm(d):
-    shape = d.choice([(d.integer(2, d.side), d.integer(1, d.side - 1 or 1)),
-                      tuple(d.integer(1, d.side - 1 or 1) for _ in range(4))])
+    shape = d.choice([(d.integer(2, d.side), d.integer(1, d.side - 1 or 1)),  # (N, C, *)
+                      tuple(d.integer(1, d.side - 1 or 1) for _ in range(d.integer(3, 4))),
+                      tuple(d.integer(1, 2) for _ in range(5))])
     if int(np.prod(shape)) // shape[1] < 2:
         shape = (2,) + shape[1:]
     c = shape[1]

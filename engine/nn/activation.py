@@ -23,11 +23,11 @@ class _Activation(Module):
         return ", ".join(f"{name}={getattr(self, name)!r}" for name in self.arguments)
 
 
-def _layer(name, function, inplace=False, **defaults):
+def _layer(name, function, takes_inplace=False, **defaults):
     """An _Activation subclass whose constructor takes `defaults` (each a finite number, or a
-    string for GELU's approximate), then with inplace=True torch's `inplace` (only False), as
+    string for GELU's approximate), then where torch's layer has it `inplace` (only False), as
     keyword or positional arguments, in order."""
-    parameters = tuple(defaults) + ("inplace",) * inplace
+    parameters = tuple(defaults) + ("inplace",) * takes_inplace
 
     def __init__(self, *args, **kwargs):
         _Activation.__init__(self)
@@ -44,28 +44,28 @@ def _layer(name, function, inplace=False, **defaults):
             value = values.get(key, default)
             setattr(self, key, value if isinstance(value, str) else
                     number(name, key, value, low=-math.inf))
-        if inplace:
+        if takes_inplace:
             self.inplace = False
     return type(name, (_Activation,), {"function": staticmethod(function),
                                        "arguments": tuple(defaults), "__init__": __init__})
 
 
-ReLU = _layer("ReLU", F.relu, inplace=True)
+ReLU = _layer("ReLU", F.relu, takes_inplace=True)
 Sigmoid = _layer("Sigmoid", F.sigmoid)
 Tanh = _layer("Tanh", F.tanh)
-LeakyReLU = _layer("LeakyReLU", F.leaky_relu, inplace=True, negative_slope=0.01)
+LeakyReLU = _layer("LeakyReLU", F.leaky_relu, takes_inplace=True, negative_slope=0.01)
 GELU = _layer("GELU", F.gelu, approximate="none")
-SiLU = _layer("SiLU", F.silu, inplace=True)
-Mish = _layer("Mish", F.mish, inplace=True)
-ELU = _layer("ELU", F.elu, inplace=True, alpha=1.0)
-CELU = _layer("CELU", F.celu, inplace=True, alpha=1.0)
-SELU = _layer("SELU", F.selu, inplace=True)
+SiLU = _layer("SiLU", F.silu, takes_inplace=True)
+Mish = _layer("Mish", F.mish, takes_inplace=True)
+ELU = _layer("ELU", F.elu, takes_inplace=True, alpha=1.0)
+CELU = _layer("CELU", F.celu, takes_inplace=True, alpha=1.0)
+SELU = _layer("SELU", F.selu, takes_inplace=True)
 Softplus = _layer("Softplus", F.softplus, beta=1.0, threshold=20.0)
 Softsign = _layer("Softsign", F.softsign)
-Hardtanh = _layer("Hardtanh", F.hardtanh, inplace=True, min_val=-1.0, max_val=1.0)
-ReLU6 = _layer("ReLU6", F.relu6, inplace=True)
-Hardsigmoid = _layer("Hardsigmoid", F.hardsigmoid, inplace=True)
-Hardswish = _layer("Hardswish", F.hardswish, inplace=True)
+Hardtanh = _layer("Hardtanh", F.hardtanh, takes_inplace=True, min_val=-1.0, max_val=1.0)
+ReLU6 = _layer("ReLU6", F.relu6, takes_inplace=True)
+Hardsigmoid = _layer("Hardsigmoid", F.hardsigmoid, takes_inplace=True)
+Hardswish = _layer("Hardswish", F.hardswish, takes_inplace=True)
 LogSigmoid = _layer("LogSigmoid", F.logsigmoid)
 Tanhshrink = _layer("Tanhshrink", F.tanhshrink)
 Softshrink = _layer("Softshrink", F.softshrink, lambd=0.5)

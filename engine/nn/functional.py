@@ -1,6 +1,5 @@
 """The functional interface, imported as F, with PyTorch's names and defaults."""
-from ..ops import (binary_cross_entropy_with_logits, cross_entropy, leaky_relu,  # noqa: F401
-                   log_softmax, mse_loss, relu, sigmoid, softmax, tanh)
+from ..ops import leaky_relu, log_softmax, relu, sigmoid, softmax, tanh  # noqa: F401
 from ..ops.linalg import linear  # noqa: F401
 from ..ops.conv import conv2d, conv_transpose2d  # noqa: F401
 from ..ops.norm import batch_norm, dropout  # noqa: F401

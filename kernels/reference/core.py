@@ -105,35 +105,6 @@ def softmax(x, axis):
     return np.exp(log_softmax(x, axis))
 
 
-def cross_entropy(logits, target, reduction="mean"):
-    """-log softmax(logits)[target] for logits (N, C, ...) and integer target (N, ...)."""
-    logp = log_softmax(logits, 1)
-    loss = np.empty(np.asarray(target).shape)
-    for index in np.ndindex(loss.shape):
-        loss[index] = -logp[(index[0], int(target[index])) + index[1:]]
-    return _reduction(loss, reduction)
-
-
-def _bce(u, t):
-    # -(t log s(u) + (1 - t) log(1 - s(u))), written so that exp never overflows.
-    if u >= 0:
-        return (1 - t) * u + math.log1p(math.exp(-u))
-    return -t * u + math.log1p(math.exp(u))
-
-
-def binary_cross_entropy_with_logits(x, target, reduction="mean"):
-    return _reduction(scalar_map(_bce, x, target), reduction)
-
-
-def mse_loss(y, target, reduction="mean"):
-    return _reduction(scalar_map(lambda u, v: (u - v) ** 2, y, target), reduction)
-
-
-def _reduction(loss, reduction):
-    return {"mean": lambda: np.float64(loss.mean()), "sum": lambda: np.float64(loss.sum()),
-            "none": lambda: loss}[reduction]()
-
-
 def permute(x, axes):
     x = np.asarray(x)
     out = np.empty(tuple(x.shape[a] for a in axes), x.dtype)

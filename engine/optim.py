@@ -13,6 +13,7 @@ import numpy as np
 
 from . import backend
 from .arguments import count, number
+from .autograd import zero_grads
 from .errors import ArgumentError, DTypeError
 from .tensor import Tensor
 
@@ -42,13 +43,7 @@ class Optimizer:
 
     def zero_grad(self, set_to_none=True):
         """Drop every gradient (set_to_none) or fill it with zeros in place."""
-        for p in self.params:
-            if p.grad is None:
-                continue
-            if set_to_none:
-                p.grad = None
-            else:
-                p.grad.data = backend.table(p.grad.device).zeros(p.grad.shape, p.grad.dtype)
+        zero_grads(self.params, set_to_none)
 
     def step(self):
         for p, state in zip(self.params, self.state):

@@ -301,6 +301,18 @@ def _add(t, a, b):
     return backend.table(t.device).add(a, b)
 
 
+def zero_grads(tensors, set_to_none=True):
+    """Drop each tensor's .grad (set_to_none, torch's default) or fill it with zeros in place:
+    what Module.zero_grad and Optimizer.zero_grad do to their parameters."""
+    for t in tensors:
+        if t.grad is None:
+            continue
+        if set_to_none:
+            t.grad = None
+        else:
+            t.grad.data = backend.table(t.grad.device).zeros(t.grad.shape, t.grad.dtype)
+
+
 def backward(root, grad=None, retain_graph=None, create_graph=False):
     """Accumulate d root / d leaf into every leaf's .grad that requires grad; with create_graph
     the .grad tensors have a graph of their own and can be differentiated again."""

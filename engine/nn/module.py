@@ -5,7 +5,7 @@ import numpy as np
 
 from .. import backend
 
-from ..autograd import no_grad
+from ..autograd import no_grad, zero_grads
 from ..errors import ArgumentError, ShapeError
 from ..tensor import Tensor
 
@@ -168,13 +168,7 @@ class Module:
 
     def zero_grad(self, set_to_none=True):
         """Drop every parameter's gradient (set_to_none) or fill it with zeros in place."""
-        for p in self.parameters():
-            if p.grad is None:
-                continue
-            if set_to_none:
-                p.grad = None
-            else:
-                p.grad.data = backend.table(p.grad.device).zeros(p.grad.shape, p.grad.dtype)
+        zero_grads(self.parameters(), set_to_none)
 
     def requires_grad_(self, requires_grad=True):
         """Whether autograd records operations on the parameters (False freezes them)."""

@@ -1,10 +1,7 @@
 """The functional interface, imported as F, with PyTorch's names and defaults."""
 from ..ops import leaky_relu, log_softmax, relu, sigmoid, softmax, tanh  # noqa: F401
 from ..ops.linalg import linear  # noqa: F401
-from ..ops.conv import conv2d, conv_transpose2d  # noqa: F401
 from ..ops.norm import batch_norm, dropout  # noqa: F401
-from ..ops.pool import avg_pool2d, max_pool2d  # noqa: F401
-from ..ops.resample import interpolate  # noqa: F401
 from ..ops import FAMILIES as _FAMILIES
 
 for _family in _FAMILIES:  # each op family's F-only functions

@@ -245,3 +245,8 @@ def conv_transpose2d(x, w, b=None, stride=1, padding=0, output_padding=0, groups
         return _empty_batch(x, out_shape, w, b)
     return ConvTranspose2d.apply(x, w, b, out_shape, stride, padding, dilation, int(groups),
                                  variant)
+
+
+__all__ = []  # F.<name> only
+METHODS = ()
+FUNCTIONAL = ("conv2d", "conv_transpose2d")

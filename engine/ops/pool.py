@@ -106,3 +106,8 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, count_include_pad=True):
     if x.shape[0] == 0:
         return _empty_batch(x, out_shape)
     return AvgPool2d.apply(x, *args, bool(count_include_pad))
+
+
+__all__ = []  # F.<name> only
+METHODS = ()
+FUNCTIONAL = ("max_pool2d", "avg_pool2d")

@@ -98,3 +98,8 @@ def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=N
     rows, cols = (Tensor(axis_matrix(n, m, mode, bool(align_corners), s), dtype=x.dtype,
                          device=x.device) for n, m, s in zip((h, w), out, scales))
     return matmul(matmul(rows, x), transpose(cols, 0, 1))
+
+
+__all__ = []  # F.<name> only
+METHODS = ()
+FUNCTIONAL = ("interpolate",)

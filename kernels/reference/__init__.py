@@ -13,3 +13,7 @@ from .activations import *    # noqa: F401,F403
 from .losses import *         # noqa: F401,F403
 from .normalization import *  # noqa: F401,F403
 from .patches import *        # noqa: F401,F403
+from .convolution import *   # noqa: F401,F403
+from .pooling import *       # noqa: F401,F403
+from .resampling import *    # noqa: F401,F403
+from .attention import *     # noqa: F401,F403

@@ -1,0 +1,3 @@
+"""Attention layers with PyTorch's constructor arguments and initializations."""
+
+__all__ = []

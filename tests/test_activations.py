@@ -62,6 +62,17 @@ def test_zero_size_inputs(device):
     assert F.glu(eg.zeros((0, 4), device=device)).shape == (0, 2)
 
 
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("dim", [0, 1, 2])
+def test_softmax_family_of_an_empty_tensor_along_any_dim(device, dim):
+    """Along the empty dim too, where there is no row maximum to subtract."""
+    x = eg.zeros((2, 0, 3), device=device, requires_grad=True)
+    for f in (F.softmax, F.log_softmax, F.softmin):
+        y = f(x, dim=dim)
+        y.sum().backward()
+        assert y.shape == x.grad.shape == (2, 0, 3)
+
+
 def test_softmin_and_glu_take_axis_and_the_layers_their_dim():
     x = np.random.default_rng(0).uniform(-2, 2, (2, 4))
     assert np.allclose(F.softmin(eg.tensor(x), axis=0).numpy(), ref.softmin(x, 0))

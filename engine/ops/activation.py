@@ -56,11 +56,15 @@ class Softmax(Function):
 
     def forward(self, x, axis):
         self.axis = normalize_axis(self.op_name(), axis, x.ndim)
-        y = self.kernel(self.op_name())(x, self.axis)
+        # An empty tensor has no rows to normalize (and the kernels' row maximum no identity).
+        self.empty = x.size == 0
+        y = self.kernels.copy(x) if self.empty else self.kernel(self.op_name())(x, self.axis)
         self.save(y)
         return y
 
     def backward(self, gy):
+        if self.empty:
+            return (gy,)
         return (self.kernel(self.op_name() + "_backward")(self.saved[0], gy, self.axis),)
 
 

@@ -25,7 +25,8 @@ def test_registration_by_attribute():
     net = Net()
     assert [n for n, _ in net.named_parameters()] == [
         "conv.weight", "conv.bias", "norm.weight", "norm.bias", "head.2.weight", "head.2.bias"]
-    assert [n for n, _ in net.named_buffers()] == ["norm.running_mean", "norm.running_var"]
+    assert [n for n, _ in net.named_buffers()] == ["norm.running_mean", "norm.running_var",
+                                                 "norm.num_batches_tracked"]
     assert all(isinstance(p, nn.Parameter) and p.requires_grad and p.is_leaf for p in net.parameters())
     assert [type(m).__name__ for m in net.children()] == ["Conv2d", "BatchNorm2d", "Sequential"]
     assert "(conv): Conv2d(1, 4, kernel_size=(3, 3)" in repr(net) and "(2): Linear(" in repr(net)

@@ -134,6 +134,19 @@ def test_batch_norm_momentum_none_is_the_cumulative_average():
     np.testing.assert_allclose(layer.running_var.numpy(), np.mean([x.var(0, ddof=1) for x in batches], 0))
 
 
+def test_num_batches_tracked_is_an_int64_buffer_saved_and_restored_with_the_state():
+    layer = nn.BatchNorm1d(2, momentum=None, dtype=np.float64)
+    for s in range(3):
+        layer(t(rand(4, 2, seed=s)))
+    layer.eval()(t(rand(4, 2, seed=9)))  # evaluation counts nothing
+    state = layer.state_dict()
+    assert state["num_batches_tracked"].dtype == np.int64 and state["num_batches_tracked"].item() == 3
+    restored = nn.BatchNorm1d(2, momentum=None, dtype=np.float64).load_state_dict(state)
+    restored(t(rand(4, 2, seed=5)))  # the fourth batch weighs 1/4 in the cumulative average
+    assert restored.num_batches_tracked.item() == 4
+    assert nn.BatchNorm1d(2, track_running_stats=False).num_batches_tracked is None
+
+
 def test_layers_backpropagate_into_their_parameters():
     x = eg.tensor(rand(2, 4, 3, 2, 2).astype(np.float32))
     for layer in [nn.BatchNorm3d(4), nn.GroupNorm(2, 4), nn.LayerNorm([2, 2]), nn.InstanceNorm3d(4, affine=True)]:

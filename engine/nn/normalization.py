@@ -4,6 +4,7 @@ import numbers
 
 import numpy as np
 
+from .. import backend
 from ..arguments import count, number
 from ..errors import ShapeError
 from ..tensor import Tensor
@@ -30,9 +31,10 @@ class _NormBase(Module):
         if track_running_stats:
             self.register_buffer("running_mean", Tensor(np.zeros(num_features, dtype)))
             self.register_buffer("running_var", Tensor(np.ones(num_features, dtype)))
+            # a buffer as in torch (saved in state_dict): momentum=None averages over it
+            self.register_buffer("num_batches_tracked", Tensor(np.array(0, np.int64)))
         else:
-            self.running_mean = self.running_var = None
-        self.num_batches_tracked = 0  # for momentum=None: the cumulative average
+            self.running_mean = self.running_var = self.num_batches_tracked = None
 
     def _check_input(self, x):
         if x.ndim not in self.input_dims:
@@ -43,9 +45,11 @@ class _NormBase(Module):
     def _momentum(self):
         """The running statistics' update factor of this forward, as torch's layers."""
         if self.training and self.track_running_stats:
-            self.num_batches_tracked += 1
+            tracked = self.num_batches_tracked
+            count = int(tracked.item()) + 1
+            tracked.data = backend.table(tracked.device).from_host(np.array(count, np.int64))
             if self.momentum is None:
-                return 1.0 / self.num_batches_tracked
+                return 1.0 / count
         return 0.0 if self.momentum is None else self.momentum
 
     def extra_repr(self):

@@ -165,7 +165,15 @@ def _keep(state, names, arrays):
     state.update((name, a) for name, a in zip(names, arrays) if a is not None)
 
 
-class StepLR:
+class LRScheduler:
+    """What every schedule shares: torch's get_last_lr()."""
+
+    def get_last_lr(self):
+        """The learning rate in force, one per parameter group as torch's (one group here)."""
+        return [self.optimizer.lr]
+
+
+class StepLR(LRScheduler):
     """lr = initial lr * gamma ** (epoch // step_size); call step() once an epoch."""
 
     def __init__(self, optimizer, step_size, gamma=0.1):
@@ -204,7 +212,7 @@ class CosineAnnealingLR(StepLR):
         self.optimizer.lr = self.eta_min + (self.base_lr - self.eta_min) * cosine
 
 
-class OneCycleLR:
+class OneCycleLR(LRScheduler):
     """The 1cycle policy, stepped once per batch: lr warms from max_lr / div_factor up to max_lr
     over pct_start of total_steps, then anneals (cos or linear) down to initial lr /
     final_div_factor (three_phase: back to the initial lr first); the momentum (or Adam's beta1)
@@ -282,7 +290,7 @@ class OneCycleLR:
         self.step_num = int(state["step_num"])
 
 
-class ReduceLROnPlateau:
+class ReduceLROnPlateau(LRScheduler):
     """lr *= factor (down to min_lr) once the metric passed to step(metric) has not improved by
     threshold for more than patience steps, then waits cooldown steps, as torch's."""
 
@@ -338,6 +346,6 @@ class ReduceLROnPlateau:
 # torch.optim.lr_scheduler: every schedule (importable as engine.optim.lr_scheduler too); the
 # older names stay on optim itself
 lr_scheduler = types.ModuleType(__name__ + ".lr_scheduler", "Learning-rate schedules.")
-for _schedule in (StepLR, CosineAnnealingLR, OneCycleLR, ReduceLROnPlateau):
+for _schedule in (LRScheduler, StepLR, CosineAnnealingLR, OneCycleLR, ReduceLROnPlateau):
     setattr(lr_scheduler, _schedule.__name__, _schedule)
 sys.modules[lr_scheduler.__name__] = lr_scheduler

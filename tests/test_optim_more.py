@@ -133,6 +133,21 @@ def test_lr_scheduler_namespace_holds_every_schedule():
         assert getattr(optim.lr_scheduler, name) is getattr(optim, name)
 
 
+@pytest.mark.parametrize("make, step", [
+    (lambda o: optim.lr_scheduler.StepLR(o, step_size=2, gamma=0.5), lambda s: s.step()),
+    (lambda o: optim.lr_scheduler.CosineAnnealingLR(o, T_max=4), lambda s: s.step()),
+    (lambda o: optim.lr_scheduler.OneCycleLR(o, max_lr=1.0, total_steps=5), lambda s: s.step()),
+    (lambda o: optim.lr_scheduler.ReduceLROnPlateau(o, patience=0), lambda s: s.step(1.0))])
+def test_every_schedule_reports_its_last_lr_as_a_list(make, step):
+    opt = sgd(momentum=0.9)
+    schedule = make(opt)
+    assert isinstance(schedule, optim.lr_scheduler.LRScheduler)
+    for _ in range(3):
+        step(schedule)
+        assert schedule.get_last_lr() == [opt.lr]
+    assert opt.lr < 1.0
+
+
 def test_one_cycle_cos_two_phases_as_torch():
     # torch.optim.lr_scheduler.OneCycleLR(SGD(lr=1, momentum=0.9), max_lr=1.0, total_steps=10)
     opt = sgd(momentum=0.9)

@@ -107,6 +107,18 @@ def test_gaussian_nll_loss_clamps_var_and_takes_a_variance_per_row():
                                ref.gaussian_nll_loss(x.numpy(), y.numpy(), [2.0], full=True))
 
 
+def test_cosine_embedding_loss_values_torch_gives():
+    # torch.nn.functional.cosine_embedding_loss on these pairs: cos = 0.6 and 1 (with 1e-12
+    # added to each squared norm), one similar and one dissimilar pair, margin 0.5
+    x1, x2 = t([[3.0, 4.0], [1.0, 0.0]]), t([[5.0, 0.0], [2.0, 0.0]])
+    losses = F.cosine_embedding_loss(x1, x2, t([1, -1]), margin=0.5, reduction="none").numpy()
+    np.testing.assert_allclose(losses, [0.4, 0.5], rtol=1e-10)
+    one = F.cosine_embedding_loss(t([3.0, 4.0]), t([5.0, 0.0]), t(-1), margin=0.7)
+    assert one.shape == () and one.item() == 0.0
+    layer = nn.CosineEmbeddingLoss(margin=0.5, reduction="sum")
+    assert layer(x1, x2, t([1, -1])).item() == pytest.approx(0.9)
+
+
 @pytest.mark.parametrize("shape", [(0, 3), (0, 3, 2)])
 def test_zero_size_batches(shape):
     x, target = eg.zeros(*shape, dtype=np.float64), eg.zeros(*shape[:1] + shape[2:], dtype=np.int64)
@@ -126,7 +138,8 @@ def test_layers_call_their_functionals_with_torch_defaults():
              (nn.BCELoss(weight=weight), F.binary_cross_entropy(y, y, weight)),
              (nn.BCEWithLogitsLoss(pos_weight=weight), F.binary_cross_entropy_with_logits(x, y, pos_weight=weight)),
              (nn.KLDivLoss(reduction="batchmean", log_target=True), F.kl_div(x, y, "batchmean", True)),
-             (nn.CosineSimilarity(dim=0), F.cosine_similarity(x, y, dim=0))]
+             (nn.CosineSimilarity(dim=0), F.cosine_similarity(x, y, dim=0)),
+             (nn.PoissonNLLLoss(full=True), F.poisson_nll_loss(x, y, full=True))]
     for layer, expected in pairs:
         args = (y, y) if isinstance(layer, nn.BCELoss) else (x, y)
         np.testing.assert_array_equal(layer(*args).numpy(), expected.numpy())
@@ -135,6 +148,11 @@ def test_layers_call_their_functionals_with_torch_defaults():
                       (nn.NLLLoss(weight), lambda: F.nll_loss(x, target, weight))):
         np.testing.assert_array_equal(layer(x, target).numpy(), fn().numpy())
         assert "weight" in dict(layer.named_buffers())
+    sign, var = eg.tensor(np.sign(rng.normal(size=(3, 4)))), eg.tensor(rng.uniform(1, 2, (3, 4)))
+    np.testing.assert_array_equal(nn.MarginRankingLoss(0.2)(x, y, sign).numpy(),
+                                  F.margin_ranking_loss(x, y, sign, 0.2).numpy())
+    np.testing.assert_array_equal(nn.GaussianNLLLoss(full=True)(x, y, var).numpy(),
+                                  F.gaussian_nll_loss(x, y, var, full=True).numpy())
     assert repr(nn.KLDivLoss(reduction="batchmean")) == "KLDivLoss(reduction='batchmean')"
     with pytest.raises(eg.ArgumentError, match=r"MSELoss: reduction must be one of"):
         nn.MSELoss(reduction="batchmean")
@@ -163,6 +181,10 @@ ERRORS = [
     (lambda: F.huber_loss(t([1]), t([1]), delta=-1.0), eg.ArgumentError, r"non-negative"),
     (lambda: F.cosine_similarity(t([[1, 2]]), t([[1, 2, 3]])), eg.ShapeError, r"do not broadcast"),
     (lambda: F.gaussian_nll_loss(t([1, 2]), t([1, 2]), t([-1.0])), eg.ArgumentError, r"negative"),
+    (lambda: F.cosine_embedding_loss(t([[1, 2]]), t([[1, 2]]), t([1, 1])), eg.ShapeError,
+     r"cosine_embedding_loss: target of shape \(2,\) does not fit inputs of shape \(1, 2\)"),
+    (lambda: F.cosine_embedding_loss(t([[[1, 2]]]), t([[[1, 2]]]), t([[1]])), eg.ShapeError,
+     r"expected two \(N, D\) or \(D,\) inputs"),
 ]
 
 

@@ -291,6 +291,26 @@ def margin_ranking_loss(input1, input2, target, margin=0.0, reduction="mean"):
     return _reduce("margin_ranking_loss", loss, reduction)
 
 
+def cosine_embedding_loss(input1, input2, target, margin=0.0, reduction="mean"):
+    """1 - cos(x1, x2) where target is 1, max(0, cos(x1, x2) - margin) where it is -1, for rows
+    x1, x2 of (N, D) or (D,) inputs; cos as torch's, each squared norm raised by 1e-12."""
+    op = "cosine_embedding_loss"
+    _check_reduction(op, reduction)
+    for name, t in (("input1", input1), ("input2", input2)):
+        require_float(op, t.dtype)
+    if input1.shape != input2.shape or input1.ndim not in (1, 2):
+        raise ShapeError(f"{op}: expected two (N, D) or (D,) inputs of one shape, got "
+                         f"{input1.shape} and {input2.shape}")
+    if target.shape != input1.shape[:-1]:
+        raise ShapeError(f"{op}: target of shape {target.shape} does not fit inputs of shape "
+                         f"{input1.shape}; expected {input1.shape[:-1]}")
+    eps = 1e-12
+    norms = ((input1 * input1).sum(-1) + eps) * ((input2 * input2).sum(-1) + eps)
+    cos = (input1 * input2).sum(-1) / norms.sqrt()
+    loss = where(target == 1, 1 - cos, 0.0) + where(target == -1, (cos - margin).clamp(min=0), 0.0)
+    return _reduce(op, loss, reduction)
+
+
 def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"):
     """0.5 (log var + (input - target)^2 / var) (+ 0.5 log 2 pi when full); var is raised to
     eps without changing its gradient, as torch's."""
@@ -333,5 +353,5 @@ __all__ = ["cosine_similarity"]  # torch.<name> (also F.<name>)
 METHODS = ()
 FUNCTIONAL = ("cosine_similarity", "nll_loss", "cross_entropy", "binary_cross_entropy",  # F.<name>
               "binary_cross_entropy_with_logits", "mse_loss", "l1_loss", "smooth_l1_loss",
-              "huber_loss", "kl_div", "normalize", "margin_ranking_loss", "gaussian_nll_loss",
-              "poisson_nll_loss")
+              "huber_loss", "kl_div", "normalize", "margin_ranking_loss", "cosine_embedding_loss",
+              "gaussian_nll_loss", "poisson_nll_loss")

@@ -146,6 +146,18 @@ def margin_ranking_loss(x1, x2, target, margin=0.0, reduction="mean"):
                    reduction)
 
 
+def cosine_embedding_loss(x1, x2, target, margin=0.0, reduction="mean"):
+    x1, x2 = np.asarray(x1, np.float64), np.asarray(x2, np.float64)
+    loss = np.empty(x1.shape[:-1])
+    for index in np.ndindex(loss.shape):
+        a, b = x1[index], x2[index]
+        norms = (math.fsum(a * a) + 1e-12) * (math.fsum(b * b) + 1e-12)
+        cos = math.fsum(a * b) / math.sqrt(norms)
+        y = np.asarray(target)[index]
+        loss[index] = 1 - cos if y == 1 else max(0.0, cos - margin) if y == -1 else 0.0
+    return _reduce(loss, reduction)
+
+
 def gaussian_nll_loss(x, target, var, full=False, eps=1e-6, reduction="mean"):
     x, var = np.asarray(x, np.float64), np.asarray(var, np.float64)
     if var.ndim == x.ndim - 1 and var.shape == x.shape[:-1]:

@@ -126,6 +126,15 @@ def _draw_margin_ranking_loss(d):
                                                      "reduction": d.choice(REDUCTIONS)}
 
 
+def _draw_cosine_embedding_loss(d):
+    shape = d.shape(1, 2, min_side=2)
+    x1, x2, margin = away_from_zero(d, shape), away_from_zero(d, shape), d.choice([0.0, 0.3])
+    cos = (x1 * x2).sum(-1) / np.sqrt((x1 * x1).sum(-1) * (x2 * x2).sum(-1))
+    # dissimilar pairs (-1) only where cos - margin is away from the kink at 0
+    target = np.where(d.booleans(cos.shape) & (np.abs(cos - margin) > 0.05), -1, 1)
+    return [x1, x2], {"target": target, "margin": margin, "reduction": d.choice(REDUCTIONS)}
+
+
 def _draw_gaussian_nll_loss(d):
     shape = d.shape(1, 3)
     var_shape = d.choice([shape, shape[:-1], shape[:-1] + (1,)])
@@ -164,6 +173,9 @@ CASES = [
     Case("normalize", F.normalize, ref.normalize, _draw_normalize),
     Case("margin_ranking_loss", F.margin_ranking_loss, ref.margin_ranking_loss,
          _draw_margin_ranking_loss),
+    Case("cosine_embedding_loss", _with_tensors(F.cosine_embedding_loss, "target"),
+         ref.cosine_embedding_loss,
+         _draw_cosine_embedding_loss),
     Case("gaussian_nll_loss", F.gaussian_nll_loss, ref.gaussian_nll_loss, _draw_gaussian_nll_loss),
     Case("poisson_nll_loss", F.poisson_nll_loss, ref.poisson_nll_loss, _draw_poisson_nll_loss),
 ]

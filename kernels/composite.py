@@ -97,6 +97,27 @@ def bce_with_logits_backward(k, x, t, gy):
     return k.mul(k.sub(k.sigmoid(x), t), gy), k.mul(k.neg(x), gy)
 
 
+def _clamped_logs(k, x):
+    """log x and log(1 - x), each raised to -100 as torch's (finite at x = 0 and 1)."""
+    with np.errstate(divide="ignore"):  # log(0) = -inf is what the clamp is for
+        return (k.binary_op("maximum", k.log(x), -100.0),
+                k.binary_op("maximum", k.log(k.sub(1, x)), -100.0))
+
+
+def binary_cross_entropy(k, x, t):
+    """-(t log x + (1 - t) log(1 - x)) for probabilities x."""
+    log_x, log_rest = _clamped_logs(k, x)
+    return k.neg(k.add(k.mul(t, log_x), k.mul(k.sub(1, t), log_rest)))
+
+
+def binary_cross_entropy_backward(k, x, t, gy):
+    """torch's gradients, finite at x = 0 and 1: (x - t) / max(x (1 - x), 1e-12) for the
+    probabilities, log(1 - x) - log x (clamped) for the targets."""
+    log_x, log_rest = _clamped_logs(k, x)
+    spread = k.binary_op("maximum", k.mul(x, k.sub(1, x)), 1e-12)
+    return k.mul(gy, k.div(k.sub(x, t), spread)), k.mul(gy, k.sub(log_rest, log_x))
+
+
 # --- batch normalization over every axis but the channel axis (1) --------------------------------
 def _per_channel_count(x):
     return int(np.prod(x.shape, dtype=np.int64)) // x.shape[1]
@@ -211,5 +232,5 @@ def rmsprop_step(k, p, g, square_avg, grad_avg, momentum_buffer, lr, alpha, eps,
 COMPOSITES = ("sum_to_shape", "max_backward", "relu_backward", "leaky_relu", "leaky_relu_backward",
               "sigmoid_backward", "tanh_backward", "log_softmax", "softmax", "softmax_backward",
               "log_softmax_backward", "cross_entropy", "cross_entropy_backward", "bce_with_logits",
-              "bce_with_logits_backward", "batch_norm_forward", "batch_norm_backward", "sgd_step",
+              "bce_with_logits_backward", "binary_cross_entropy", "binary_cross_entropy_backward", "batch_norm_forward", "batch_norm_backward", "sgd_step",
               "adam_step", "adamw_step", "rmsprop_step")

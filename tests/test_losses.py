@@ -59,6 +59,17 @@ def test_binary_cross_entropy_clamps_its_logs_at_minus_100():
     np.testing.assert_allclose(loss.numpy(), [100, 100, math.log(2)])
 
 
+@pytest.mark.parametrize("device", ["cpu", "cuda"])
+def test_binary_cross_entropy_gradients_at_exact_0_and_1_are_torchs(device):
+    """A saturated sigmoid gives exactly 0 or 1 in float32: the gradients stay finite, as
+    torch's (x - t) / max(x (1 - x), 1e-12) and log(1 - x) - log(x), each log >= -100."""
+    x = eg.tensor([0.0, 1.0, 0.0, 1.0], device=device, requires_grad=True)
+    target = eg.tensor([0.0, 1.0, 1.0, 0.0], device=device, requires_grad=True)
+    F.binary_cross_entropy(x, target, reduction="sum").backward()
+    np.testing.assert_allclose(x.grad.numpy(), [0, 0, -1e12, 1e12])
+    np.testing.assert_allclose(target.grad.numpy(), [100, -100, 100, -100])
+
+
 def test_pos_weight_scales_the_positive_term():
     x, target = t([[0.3, -1.2]]), t([[1.0, 0.0]])
     plain = F.binary_cross_entropy_with_logits(x, target, reduction="none").numpy()

@@ -41,6 +41,19 @@ class BCEWithLogits(Function):
         return gx, gt
 
 
+class BinaryCrossEntropy(Function):
+    """On probabilities; torch's gradients, finite where they are exactly 0 or 1."""
+    name = "binary_cross_entropy"
+
+    def forward(self, x, t):
+        self.save(x, t)
+        return self.kernels.binary_cross_entropy(x, t)
+
+    def backward(self, gy):
+        x, t = self.saved
+        return self.kernels.binary_cross_entropy_backward(x, t, gy)
+
+
 def _reduce(op, loss, reduction):
     if reduction == "mean":
         return loss.mean()
@@ -186,7 +199,7 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
     if host.size and (host.min() < 0 or host.max() > 1):
         raise ArgumentError(f"{op}: input must hold probabilities in [0, 1], "
                             f"got values in [{host.min()}, {host.max()}]")
-    loss = -(target * input.log().clamp(min=-100) + (1 - target) * (1 - input).log().clamp(min=-100))
+    loss = BinaryCrossEntropy.apply(input, target)
     return _reduce(op, loss if weight is None else loss * weight, reduction)
 
 

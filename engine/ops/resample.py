@@ -1,7 +1,9 @@
-"""Upsampling and downsampling as two small matrix products, y = A_h @ x @ A_w.T.
+"""Resampling as small matrix products, one per spatial axis: y = x x_1 A_1 x_2 A_2 ...
 
-Nearest and bilinear interpolation are both linear and separable, so each axis is one
-(out, in) matrix; the backward pass is the transposed products and comes from matmul's.
+Every mode of interpolate (nearest, nearest-exact, linear, bilinear, bicubic, trilinear, area,
+antialiased bilinear and bicubic) and adaptive average pooling is linear and separable, so each
+axis is one (out, in) matrix built on the host from torch's source coordinates, and the backward
+pass is the transposed products (matmul's), to any order.
 """
 import math
 import numbers
@@ -11,95 +13,231 @@ import numpy as np
 from ..errors import ArgumentError, ShapeError
 from ..tensor import Tensor
 from . import _checks
-from ._checks import (native_byte_order, require_float, require_nonempty, require_output,
-                      require_tensor, size_pair)
+from ._checks import native_byte_order, require_float, require_nonempty, require_output, require_tensor
 from .linalg import matmul
-from .shape import transpose
+from .shape import reshape
 
-MODES = ("nearest", "bilinear")
+# the modes and the input rank each needs (None: any of 3-D, 4-D, 5-D)
+MODES = {"nearest": None, "nearest-exact": None, "area": None, "linear": 3, "bilinear": 4,
+         "bicubic": 4, "trilinear": 5}
+_INTERPOLATING = ("linear", "bilinear", "bicubic", "trilinear")
+_CUBIC_A = -0.75  # torch's bicubic convolution constant (its antialiased filter uses -0.5)
 
 
-def axis_matrix(size_in, size_out, mode, align_corners, scale=None):
-    """The (size_out, size_in) interpolation matrix of one axis, with torch's source coordinates.
+# --- one axis -------------------------------------------------------------------------------------
+def _scale(size_in, size_out, factor):
+    """Input step per output pixel: 1/scale_factor where one was given, else in/out."""
+    return 1.0 / factor if factor is not None else size_in / size_out
 
-    `scale` is the input step per output pixel; torch uses 1/scale_factor when a scale factor
-    is given and size_in/size_out otherwise.
-    """
-    scale = size_in / size_out if scale is None else scale
+
+def _source(size_in, size_out, align_corners, factor, cubic=False):
+    """torch's area_pixel_compute_source_index for every output pixel (float64)."""
     out = np.arange(size_out, dtype=np.float64)
-    matrix = np.zeros((size_out, size_in))
-    if mode == "nearest":
-        source = np.minimum(np.floor(out * scale).astype(np.int64), size_in - 1)
-        matrix[np.arange(size_out), source] = 1
-        return matrix
     if align_corners:
-        source = out * ((size_in - 1) / (size_out - 1) if size_out > 1 else 0)
-    else:
-        source = np.maximum((out + 0.5) * scale - 0.5, 0)
-    low = np.minimum(np.floor(source).astype(np.int64), size_in - 1)
-    high = np.minimum(low + 1, size_in - 1)
-    weight = source - low
-    np.add.at(matrix, (np.arange(size_out), low), 1 - weight)
-    np.add.at(matrix, (np.arange(size_out), high), weight)
+        return out * ((size_in - 1) / (size_out - 1) if size_out > 1 else 0.0)
+    source = (out + 0.5) * _scale(size_in, size_out, factor) - 0.5
+    return source if cubic else np.maximum(source, 0.0)
+
+
+def _nearest(size_in, size_out, factor, exact):
+    """torch's nearest_idx / nearest-exact index, computed in float32 as its kernels do."""
+    if size_out == size_in:
+        return np.arange(size_out)
+    scale = np.float32(_scale(size_in, size_out, factor))
+    out = np.arange(size_out, dtype=np.float32) + np.float32(0.5 if exact else 0.0)
+    return np.minimum(np.floor(out * scale).astype(np.int64), size_in - 1)
+
+
+def _cubic(t, a):
+    """The cubic convolution kernel at distances |t| (0 from 2 on)."""
+    t = np.abs(t)
+    near = ((a + 2) * t - (a + 3)) * t * t + 1
+    far = ((a * t - 5 * a) * t + 8 * a) * t - 4 * a
+    return np.where(t < 1, near, np.where(t < 2, far, 0.0))
+
+
+def _antialiased(size_in, size_out, align_corners, factor, taps):
+    """torch's antialiased weights (its _compute_weights_aa): when downsampling, the triangle
+    (taps 2) or cubic (taps 4, a = -0.5) filter stretched by the scale, normalized per row."""
+    scale = ((size_in - 1) / (size_out - 1) if size_out > 1 else 0.0) if align_corners \
+        else _scale(size_in, size_out, factor)
+    support = taps / 2 * (scale if scale >= 1 else 1.0)
+    stretch = 1 / scale if scale >= 1 else 1.0
+    matrix = np.zeros((size_out, size_in))
+    for o in range(size_out):
+        center = scale * (o + 0.5)
+        lo = max(int(center - support + 0.5), 0)
+        hi = min(int(center + support + 0.5), size_in)
+        distance = (np.arange(lo, hi) - center + 0.5) * stretch
+        w = np.maximum(1 - np.abs(distance), 0) if taps == 2 else _cubic(distance, -0.5)
+        if w.sum() != 0:
+            matrix[o, lo:hi] = w / w.sum()
     return matrix
 
 
-def _factors(op, scale_factor):
-    """scale_factor as a pair of positive finite numbers, else ArgumentError."""
-    if isinstance(scale_factor, np.ndarray) and scale_factor.ndim == 0:
-        scale_factor = scale_factor.item()
-    if isinstance(scale_factor, (tuple, list)) or (isinstance(scale_factor, np.ndarray)
-                                                   and scale_factor.ndim == 1):
-        factors = tuple(scale_factor)
-    else:
-        factors = (scale_factor, scale_factor)
-    if len(factors) != 2 or not all(isinstance(f, numbers.Real) and not isinstance(f, bool)
-                                    and math.isfinite(f) and f > 0 for f in factors):
-        raise ArgumentError(f"{op}: scale_factor must be a positive finite number or a pair of "
-                            f"them, got {scale_factor!r}")
-    return factors
+def axis_matrix(size_in, size_out, mode, align_corners=False, factor=None, antialias=False):
+    """The (size_out, size_in) matrix of one axis: torch's weights for mode, with `factor` the
+    axis' scale_factor where torch uses it (else None: in/out)."""
+    rows = np.arange(size_out)
+    matrix = np.zeros((size_out, size_in))
+    if mode in ("nearest", "nearest-exact"):
+        matrix[rows, _nearest(size_in, size_out, factor, mode == "nearest-exact")] = 1
+    elif mode == "area":  # adaptive average pooling: [floor(o in/out), ceil((o+1) in/out))
+        for o in rows:
+            start, end = o * size_in // size_out, -(-(o + 1) * size_in // size_out)
+            matrix[o, start:end] = 1 / (end - start)
+    elif antialias:
+        matrix = _antialiased(size_in, size_out, align_corners, factor,
+                              4 if mode == "bicubic" else 2)
+    elif mode == "bicubic":
+        source = _source(size_in, size_out, align_corners, factor, cubic=True)
+        first = np.floor(source).astype(np.int64)
+        t = source - first
+        for k in range(-1, 3):  # four taps, each index clamped to the axis (torch's bounded read)
+            np.add.at(matrix, (rows, np.clip(first + k, 0, size_in - 1)), _cubic(t - k, _CUBIC_A))
+    else:  # linear on this axis
+        source = _source(size_in, size_out, align_corners, factor)
+        low = np.minimum(np.floor(source).astype(np.int64), size_in - 1)
+        high = np.minimum(low + 1, size_in - 1)
+        weight = source - low
+        np.add.at(matrix, (rows, low), 1 - weight)
+        np.add.at(matrix, (rows, high), weight)
+    return matrix
 
 
-def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=None):
-    """Resize the last two axes of x (N, C, H, W), as torch.nn.functional.interpolate."""
-    op = "interpolate"
-    require_tensor(op, "input", x)
-    require_float(op, x.dtype)
-    x = native_byte_order(x)  # converted (a differentiable cast), not refused
-    if x.ndim != 4:
-        raise ShapeError(f"{op}: expected input (N, C, H, W), got shape {x.shape}")
-    require_nonempty(op, x)
-    if not isinstance(mode, str) or mode not in MODES:
-        raise ArgumentError(f"{op}: mode must be one of {MODES}, got {mode!r}")
-    if mode == "nearest" and align_corners:
-        raise ArgumentError(f"{op}: align_corners applies to mode='bilinear' only")
+def _resize(x, matrices):
+    """x with each of its trailing axes multiplied by its matrix (None: left alone)."""
+    first = x.ndim - len(matrices)
+    for axis, m in enumerate(matrices, first):
+        if m is None:
+            continue
+        shape = x.shape
+        inner = int(np.prod(shape[axis + 1:], dtype=np.int64))
+        a = Tensor(m, dtype=x.dtype, device=x.device)
+        x = matmul(a, reshape(x, (-1, shape[axis], inner)))  # (out, in) @ (P, in, R)
+        x = reshape(x, shape[:axis] + (m.shape[0],) + shape[axis + 1:])
+    return x
+
+
+def _matrices(op, sizes_in, sizes_out, mode, align_corners=False, factors=None, antialias=False):
+    """One matrix per axis, None where it would be the identity; each checked for size."""
+    factors = factors or (None,) * len(sizes_in)
+    matrices = []
+    for axis, (n, m, f) in enumerate(zip(sizes_in, sizes_out, factors)):
+        if n * m > _checks.MAX_ELEMENTS:  # the dense (out, in) matrix
+            raise ShapeError(f"{op}: resizing spatial axis {axis} from {n} to {m} needs a {m} x "
+                             f"{n} matrix; expected at most {_checks.MAX_ELEMENTS} elements")
+        matrix = axis_matrix(n, m, mode, align_corners, f, antialias)
+        matrices.append(None if n == m and np.array_equal(matrix, np.eye(n)) else matrix)
+    return matrices
+
+
+# --- arguments ------------------------------------------------------------------------------------
+def _per_axis(op, name, value, count, check):
+    """value (one, or a sequence of count) as a tuple of count entries, each passing check."""
+    if isinstance(value, np.ndarray):
+        value = value.item() if value.ndim == 0 else tuple(value.tolist())
+    values = tuple(value) if isinstance(value, (tuple, list)) else (value,) * count
+    if len(values) != count:
+        raise ShapeError(f"{op}: the input has {count} spatial dimensions but {name} has "
+                         f"{len(values)} entries: {value!r}")
+    for v in values:
+        check(v)
+    return values
+
+
+def _output_extents(op, x, size, scale_factor, recompute_scale_factor):
+    """The output's spatial extents and the factors the weights use (None: in/out)."""
+    spatial = x.shape[2:]
     if (size is None) == (scale_factor is None):
         raise ArgumentError(f"{op}: give exactly one of size and scale_factor")
-    h, w = x.shape[2:]
     if size is not None:
-        out = size_pair(op, "size", size, 1)
-        scales = (None, None)
-    else:
-        factors = _factors(op, scale_factor)
-        with np.errstate(over="ignore"):
-            extents = tuple(n * f for n, f in zip((h, w), factors))
-        if not all(math.isfinite(e) and e < _checks.MAX_SIZE + 1 for e in extents):
-            raise ShapeError(f"{op}: scale_factor {scale_factor!r} resizes {(h, w)} past "
-                             f"{_checks.MAX_SIZE}")
-        out = tuple(int(np.floor(e)) for e in extents)
-        if min(out) < 1:
-            raise ShapeError(f"{op}: output size {out} from input {x.shape} is empty")
-        scales = tuple(1 / f for f in factors)
+        def check(n):
+            if not isinstance(n, numbers.Integral) or isinstance(n, bool) or not \
+                    1 <= n <= _checks.MAX_SIZE:
+                raise ShapeError(f"{op}: size must hold ints in [1, {_checks.MAX_SIZE}], got "
+                                 f"{size!r}")
+        return tuple(int(n) for n in _per_axis(op, "size", size, len(spatial), check)), None
+
+    def check(f):
+        if not isinstance(f, numbers.Real) or isinstance(f, bool) or not math.isfinite(f) or f <= 0:
+            raise ArgumentError(f"{op}: scale_factor must be a positive finite number or a "
+                                f"sequence of them, got {scale_factor!r}")
+    factors = tuple(float(f) for f in _per_axis(op, "scale_factor", scale_factor, len(spatial),
+                                               check))
+    extents = tuple(n * f for n, f in zip(spatial, factors))
+    if any(e >= _checks.MAX_SIZE + 1 for e in extents):
+        raise ShapeError(f"{op}: scale_factor {scale_factor!r} resizes {tuple(spatial)} past "
+                         f"{_checks.MAX_SIZE}")
+    out = tuple(int(math.floor(e)) for e in extents)
+    if min(out) < 1:
+        raise ShapeError(f"{op}: scale_factor {scale_factor!r} makes the input's spatial extents "
+                         f"{tuple(spatial)} an empty output {out}")
+    return out, None if recompute_scale_factor else factors
+
+
+def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
+                recompute_scale_factor=None, antialias=False):
+    """Resize the spatial axes of (N, C, L), (N, C, H, W) or (N, C, D, H, W), as
+    torch.nn.functional.interpolate."""
+    op = "interpolate"
+    require_tensor(op, "input", input)
+    require_float(op, input.dtype)
+    x = native_byte_order(input)  # converted (a differentiable cast), not refused
+    if not isinstance(mode, str) or mode not in MODES:
+        raise ArgumentError(f"{op}: mode must be one of {tuple(MODES)}, got {mode!r}")
+    if x.ndim not in (3, 4, 5):
+        raise ShapeError(f"{op}: expected a 3-D, 4-D or 5-D input (N, C, *spatial), got shape "
+                         f"{x.shape}")
+    if MODES[mode] not in (None, x.ndim):
+        raise ShapeError(f"{op}: got a {x.ndim}-D input, but mode {mode!r} needs a "
+                         f"{MODES[mode]}-D input")
+    if align_corners is not None and mode not in _INTERPOLATING:
+        raise ArgumentError(f"{op}: align_corners can only be set with the interpolating modes "
+                            f"{_INTERPOLATING}, not {mode!r}")
+    if antialias and not (mode in ("bilinear", "bicubic") and x.ndim == 4):
+        raise ArgumentError(f"{op}: antialias applies to modes 'bilinear' and 'bicubic' of a 4-D "
+                            f"input, not {mode!r} of a {x.ndim}-D one")
+    require_nonempty(op, x, "(N, C, *spatial)")
+    out, factors = _output_extents(op, x, size, scale_factor, recompute_scale_factor)
     require_output(op, x.shape[:2] + out, input_size=x.numel())
-    for axis, n, m in (("H", h, out[0]), ("W", w, out[1])):  # the dense (out, in) matrices
-        if n * m > _checks.MAX_ELEMENTS:
-            raise ShapeError(f"{op}: resizing axis {axis} from {n} to {m} needs a {m} x {n} "
-                             f"matrix; expected at most {_checks.MAX_ELEMENTS} elements")
-    rows, cols = (Tensor(axis_matrix(n, m, mode, bool(align_corners), s), dtype=x.dtype,
-                         device=x.device) for n, m, s in zip((h, w), out, scales))
-    return matmul(matmul(rows, x), transpose(cols, 0, 1))
+    return _resize(x, _matrices(op, x.shape[2:], out, mode, bool(align_corners), factors,
+                                bool(antialias)))
+
+
+def _adaptive_avg_pool(dims):
+    op = f"adaptive_avg_pool{dims}d"
+
+    def adaptive_avg_pool(input, output_size):
+        require_tensor(op, "input", input)
+        require_float(op, input.dtype)
+        x = native_byte_order(input)
+        if x.ndim not in (dims + 1, dims + 2):
+            raise ShapeError(f"{op}: expected a {dims + 1}-D or {dims + 2}-D input, got shape "
+                             f"{x.shape}")
+        spatial = x.shape[-dims:]
+        if any(n == 0 for n in spatial):
+            raise ShapeError(f"{op}: input of shape {x.shape} has an empty spatial dimension")
+
+        def check(n):
+            if n is not None and (not isinstance(n, numbers.Integral) or isinstance(n, bool)
+                                  or not 1 <= n <= _checks.MAX_SIZE):
+                raise ShapeError(f"{op}: output_size must hold positive ints or None, got "
+                                 f"{output_size!r}")
+        sizes = _per_axis(op, "output_size", output_size, dims, check)
+        out = tuple(n if m is None else int(m) for n, m in zip(spatial, sizes))
+        require_output(op, x.shape[:-dims] + out, input_size=x.numel())
+        return _resize(x, _matrices(op, spatial, out, "area"))
+    adaptive_avg_pool.__name__ = adaptive_avg_pool.__qualname__ = op
+    adaptive_avg_pool.__doc__ = (f"The mean over torch's adaptive windows of the last {dims} "
+                                 f"axes: [floor(i in/out), ceil((i+1) in/out)).")
+    return adaptive_avg_pool
+
+
+adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d = (_adaptive_avg_pool(d)
+                                                                 for d in (1, 2, 3))
 
 
 __all__ = []  # F.<name> only
 METHODS = ()
-FUNCTIONAL = ("interpolate",)
+FUNCTIONAL = ("interpolate", "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_avg_pool3d")

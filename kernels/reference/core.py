@@ -234,39 +234,6 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, count_include_pad=True):
     return _pool(x, kernel_size, stride, padding, 0.0, average)
 
 
-def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=None):
-    """Each output pixel from torch's source coordinate: nearest, or a bilinear blend of four."""
-    x = np.asarray(x, np.float64)
-    n, c, h, w = x.shape
-    if size is not None:
-        oh, ow = _pair(size)
-        scale_h, scale_w = h / oh, w / ow
-    else:
-        fh, fw = _pair(scale_factor)
-        oh, ow = int(math.floor(h * fh)), int(math.floor(w * fw))
-        scale_h, scale_w = 1 / fh, 1 / fw
-
-    def source(o, size_in, size_out, scale):
-        if mode == "nearest":
-            return min(int(math.floor(o * scale)), size_in - 1)
-        if align_corners:
-            return o * (size_in - 1) / (size_out - 1) if size_out > 1 else 0.0
-        return builtins.max((o + 0.5) * scale - 0.5, 0.0)
-
-    y = np.zeros((n, c, oh, ow))
-    for oy, ox in itertools.product(range(oh), range(ow)):
-        sy, sx = source(oy, h, oh, scale_h), source(ox, w, ow, scale_w)
-        if mode == "nearest":
-            y[:, :, oy, ox] = x[:, :, sy, sx]
-            continue
-        y0, x0 = min(int(math.floor(sy)), h - 1), min(int(math.floor(sx)), w - 1)
-        y1, x1 = min(y0 + 1, h - 1), min(x0 + 1, w - 1)
-        ty, tx = sy - y0, sx - x0
-        y[:, :, oy, ox] = ((1 - ty) * (1 - tx) * x[:, :, y0, x0] + (1 - ty) * tx * x[:, :, y0, x1]
-                           + ty * (1 - tx) * x[:, :, y1, x0] + ty * tx * x[:, :, y1, x1])
-    return y
-
-
 def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=False, eps=1e-5):
     """(x - mean) / sqrt(var + eps) * weight + bias per channel (axis 1), mean and biased var
     of the batch in training, the running ones otherwise."""

@@ -163,19 +163,6 @@ def _draw_avg_pool(d):
     return inputs, dict(params, count_include_pad=d.choice([True, False]))
 
 
-def _draw_interpolate(d):
-    shape = (_few(d), _few(d), d.integer(1, d.side + 1), d.integer(1, d.side + 1))
-    mode = d.choice(["nearest", "bilinear"])
-    params = {"mode": mode, "align_corners": d.choice([False, True]) if mode == "bilinear" else None}
-    if d.choice([True, False]):
-        params["size"] = (d.integer(1, d.side + 3), d.integer(1, d.side + 3))
-    else:
-        params["scale_factor"] = d.choice([2, 3, 0.5, 1.5])
-        if min(int(np.floor(n * params["scale_factor"])) for n in shape[2:]) < 1:
-            params["scale_factor"] = 2
-    return [d.uniform(shape)], params
-
-
 def _draw_batch_norm(d):
     shape = d.choice([(d.integer(2, d.side), d.integer(1, d.side - 1 or 1)),  # (N, C, *)
                       tuple(d.integer(1, d.side - 1 or 1) for _ in range(d.integer(3, 4))),
@@ -279,7 +266,6 @@ CASES = [
     Case("conv_transpose2d", F.conv_transpose2d, ref.conv_transpose2d, _draw_conv_transpose2d),
     Case("max_pool2d", F.max_pool2d, ref.max_pool2d, _draw_pool(distinct)),
     Case("avg_pool2d", F.avg_pool2d, ref.avg_pool2d, _draw_avg_pool),
-    Case("interpolate", F.interpolate, ref.interpolate, _draw_interpolate),
     Case("batch_norm_train", lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True),
          lambda x, w, b: ref.batch_norm(x, None, None, w, b, training=True), _draw_batch_norm,
          float32_tol=1e-4),

@@ -110,6 +110,23 @@ def test_image_tasks_run_and_report_psnr(tmp_path, monkeypatch, task, picture):
     assert picture in os.listdir(out)
 
 
+def test_super_resolution_beats_bicubic_upsampling_after_one_short_epoch(tmp_path, monkeypatch):
+    monkeypatch.setattr(train.SuperResolution, "patches_per_epoch", 320)
+    monkeypatch.setattr(data, "TEST_IMAGES", ("camera",))
+    out = tmp_path / "srcnn"
+    metrics = train.train(_args("srcnn", out, epochs=1))
+    # the net starts from bicubic upsampling (it learns the residual) and 20 steps improve on it
+    assert metrics["psnr"] > metrics["bicubic_psnr"] > 20
+    assert "superresolution.png" in os.listdir(out)
+
+
+def test_downsampling_for_super_resolution_halves_the_sides_and_keeps_the_mean():
+    image = np.random.default_rng(0).uniform(0, 1, (2, 1, 8, 6)).astype(np.float32)
+    low = train.downsample(image, 2)
+    assert low.shape == (2, 1, 4, 3) and low.dtype == np.float32
+    np.testing.assert_allclose(low.mean(), image.mean(), atol=0.05)
+
+
 def _args(task, out, epochs):
     import argparse
     d = train.DEFAULTS[task]

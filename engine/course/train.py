@@ -56,6 +56,7 @@ DEFAULTS = {
     "dncnn": Defaults(10, 16, 2e-3),
     "unet": Defaults(10, 16, 2e-3),
     "dip": Defaults(10, 1, 0.01),
+    "srcnn": Defaults(15, 16, 1e-3),
 }
 TASKS = tuple(DEFAULTS)
 MNIST_TASKS = ("linear", "mlp", "cnn", "inpaint")  # the tasks that read --data
@@ -221,6 +222,61 @@ class Denoising(Run):
         return metrics
 
 
+def downsample(images, scale):
+    """The low-resolution images of super-resolution: antialiased bicubic downsampling (as
+    image libraries resize), (N, 1, H, W) to (N, 1, H / scale, W / scale)."""
+    with no_grad():
+        low = F.interpolate(Tensor(images), scale_factor=1 / scale, mode="bicubic", antialias=True)
+    return low.numpy()
+
+
+class SuperResolution(Run):
+    """x2 super-resolution of the gray natural images: an ESPCN trained on random patches and
+    their downsampled versions, tested on whole held-out images beside bicubic upsampling."""
+
+    scale, patch, patches_per_epoch = 2, 48, 1600
+
+    def __init__(self, args):
+        super().__init__(args)
+        self.train_images = list(data.natural_images("train").values())
+        self.test_images = data.natural_images("test")
+        self.model = models.ESPCN(self.scale).to(self.device)
+        self.optimizer = optim.Adam(self.model.parameters(), lr=args.lr)
+        self.schedule = optim.CosineAnnealingLR(self.optimizer, args.epochs, eta_min=args.lr / 20)
+
+    steps_per_epoch = Denoising.steps_per_epoch
+
+    def batches(self, epoch):
+        rng = epoch_rng(self.args.seed, epoch)
+        high = data.random_patches(self.train_images, self.patches_per_epoch, self.patch, rng)
+        low = downsample(high, self.scale)
+        for index in data.batches(len(high), self.args.batch_size):
+            yield low[index], high[index]
+
+    def loss(self, batch):
+        low, high = batch
+        return F.mse_loss(self.model(self.tensor(low)), self.tensor(high))
+
+    def evaluate(self):
+        self.model.eval()
+        results = {"psnr": [], "bicubic_psnr": []}
+        shown = []
+        for name, clean in self.test_images.items():
+            low = downsample(clean[None, None], self.scale)
+            with no_grad():
+                bicubic = F.interpolate(self.tensor(low), scale_factor=self.scale, mode="bicubic")
+                estimate = self.model(self.tensor(low))
+            bicubic, estimate = (np.clip(a.numpy()[0, 0], 0, 1) for a in (bicubic, estimate))
+            results["psnr"].append(data.psnr(estimate, clean))
+            results["bicubic_psnr"].append(data.psnr(bicubic, clean))
+            shown.append((name, low[0, 0], bicubic, estimate, clean))
+        self.pictures["superresolution"] = shown
+        metrics = {key: float(np.mean(values)) for key, values in results.items()}
+        metrics["per_image"] = {name: {key: values[i] for key, values in results.items()}
+                                for i, name in enumerate(self.test_images)}
+        return metrics
+
+
 def _bm3d_psnr(noisy, clean):
     try:
         import bm3d
@@ -285,6 +341,8 @@ def build(args):
         return Denoising(args, models.UNet(base=16, levels=3, residual=True))
     if args.task == "dip":
         return DeepImagePriorRun(args)
+    if args.task == "srcnn":
+        return SuperResolution(args)
     raise ValueError(f"train: unknown task {args.task!r}; tasks: {', '.join(TASKS)}")
 
 
@@ -625,7 +683,8 @@ def _epochs(run, args, start, history, steps, checkpoint, tqdm, progress=None, e
 
 def summary(metrics, checkpoint):
     shown = ", ".join(f"{k} {metrics[k]:.4f}" if k == "test_accuracy" else f"{k} {metrics[k]:.2f} dB"
-                      for k in ("test_accuracy", "psnr", "input_psnr", "baseline_psnr", "bm3d_psnr")
+                      for k in ("test_accuracy", "psnr", "input_psnr", "baseline_psnr", "bm3d_psnr",
+                                "bicubic_psnr")
                       if k in metrics)
     return (f"{metrics['task']}: {shown} after {metrics['epochs']} epochs in "
             f"{metrics['seconds']:.1f} s; checkpoint {checkpoint}")
@@ -674,6 +733,20 @@ def _pictures(run, history, out):
                 axes[r, c].set_title(f"{name}: {label}")
                 axes[r, c].axis("off")
         saved(fig, "denoising.png")
+    if "superresolution" in run.pictures:  # a 96 x 96 crop of each, at the original's scale
+        shown = run.pictures["superresolution"]
+        fig, axes = plt.subplots(len(shown), 4, figsize=(12, 3.4 * len(shown)), squeeze=False)
+        for r, (name, low, bicubic, estimate, clean) in enumerate(shown):
+            y, x = clean.shape[0] // 3, clean.shape[1] // 3
+            crop = (slice(y, y + 96), slice(x, x + 96))
+            nearest = np.kron(low, np.ones((2, 2)))  # the pixels as they are, made bigger
+            for c, (title, image) in enumerate((("low resolution", nearest), ("bicubic", bicubic),
+                                                ("ESPCN", estimate), ("original", clean))):
+                label = title if c in (0, 3) else f"{title} {data.psnr(image, clean):.2f} dB"
+                axes[r, c].imshow(image[crop], cmap="gray", vmin=0, vmax=1)
+                axes[r, c].set_title(f"{name}: {label}")
+                axes[r, c].axis("off")
+        saved(fig, "superresolution.png")
     if "dip_curve" in run.pictures:
         fig, ax = plt.subplots(figsize=(5, 3.2))
         ax.plot(run.pictures["dip_curve"])

@@ -130,3 +130,62 @@ def test_layers():
 def test_clear_errors(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+# --- affine_grid and grid_sample -----------------------------------------------------------------
+IDENTITY = [[[1.0, 0, 0], [0, 1, 0]]]
+
+
+def test_affine_grid_of_the_identity_holds_the_pixel_centres():
+    grid = F.affine_grid(t(IDENTITY), (1, 1, 2, 3)).numpy()[0]
+    np.testing.assert_allclose(grid[..., 0], [[-2 / 3, 0, 2 / 3]] * 2)
+    np.testing.assert_allclose(grid[..., 1], [[-0.5] * 3, [0.5] * 3])
+    corners = F.affine_grid(t(IDENTITY), (1, 1, 2, 3), align_corners=True).numpy()[0]
+    np.testing.assert_allclose(corners[0, 0], [-1, -1])
+    np.testing.assert_allclose(corners[1, 2], [1, 1])
+
+
+@pytest.mark.parametrize("align_corners", [False, True])
+@pytest.mark.parametrize("dims", [2, 3])
+def test_sampling_at_the_identity_grid_gives_the_input_back(align_corners, dims):
+    theta = np.eye(dims, dims + 1)[None]
+    x = np.random.default_rng(0).standard_normal((1, 2) + (2, 3, 4)[3 - dims:])
+    grid = F.affine_grid(t(theta), x.shape, align_corners=align_corners)
+    np.testing.assert_allclose(F.grid_sample(t(x), grid, align_corners=align_corners).numpy(), x,
+                               atol=1e-12)
+
+
+def test_padding_modes_at_points_worked_by_hand():
+    x = t(np.arange(12.0).reshape(1, 1, 3, 4))  # x[r, c] = 4 r + c
+    points = t([[[[1.5, 0.0], [-1.2, 0.3]]]])  # pixels (3.75, 1) and (-0.3, 1.3) when aligned
+    def sample(padding_mode, align_corners=True):
+        return F.grid_sample(x, points, padding_mode=padding_mode,
+                             align_corners=align_corners).numpy().ravel()
+    np.testing.assert_allclose(sample("border"), [7, 5.2])
+    np.testing.assert_allclose(sample("reflection"), [6.25, 5.5])
+    # not aligned: pixels (4.5, 1) (outside: 0) and (-0.9, 1.45): 0.1 x (0.55 x 4 + 0.45 x 8)
+    np.testing.assert_allclose(sample("zeros", align_corners=False), [0, 0.58])
+
+
+def test_nearest_sampling_passes_no_gradient_to_the_grid():
+    x = eg.tensor(np.arange(12.0).reshape(1, 1, 3, 4), requires_grad=True)
+    grid = eg.tensor([[[[0.3, -0.2]]]], requires_grad=True)
+    F.grid_sample(x, grid, mode="nearest").sum().backward()
+    assert grid.grad.numpy().tolist() == [[[[0.0, 0.0]]]] and x.grad.numpy().sum() == 1
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda: F.grid_sample(eg.ones(1, 1, 2, 2), eg.ones(1, 2, 2, 3)), eg.ShapeError,
+     r"grid_sample: expected input \(N, C, H, W\) with grid \(N, Ho, Wo, 2\)"),
+    (lambda: F.grid_sample(eg.ones(1, 1, 2, 2), eg.ones(1, 2, 2, 2), mode="bicubic-ish"),
+     eg.ArgumentError, r"mode must be one of \('bilinear', 'nearest'\)"),
+    (lambda: F.grid_sample(eg.ones(1, 1, 2, 2), eg.ones(1, 2, 2, 2), padding_mode="wrap"),
+     eg.ArgumentError, r"padding_mode must be one of \('zeros', 'border', 'reflection'\)"),
+    (lambda: F.affine_grid(eg.ones(1, 2, 3), (2, 1, 4, 4)), eg.ShapeError,
+     r"affine_grid: theta of shape \(1, 2, 3\) does not fit size \(2, 1, 4, 4\)"),
+    (lambda: F.affine_grid(eg.ones(1, 2, 3), (1, 4, 4)), eg.ShapeError,
+     r"size must be \(N, C, H, W\) or \(N, C, D, H, W\)"),
+])
+def test_sampling_errors(call, error, message):
+    with pytest.raises(error, match=message):
+        call()

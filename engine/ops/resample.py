@@ -5,6 +5,7 @@ antialiased bilinear and bicubic) and adaptive average pooling is linear and sep
 axis is one (out, in) matrix built on the host from torch's source coordinates, and the backward
 pass is the transposed products (matmul's), to any order.
 """
+import itertools
 import math
 import numbers
 
@@ -14,8 +15,9 @@ from ..errors import ArgumentError, ShapeError
 from ..tensor import Tensor
 from . import _checks
 from ._checks import native_byte_order, require_float, require_nonempty, require_output, require_tensor
+from .index import gather
 from .linalg import matmul
-from .shape import reshape
+from .shape import reshape, stack, where
 
 # the modes and the input rank each needs (None: any of 3-D, 4-D, 5-D)
 MODES = {"nearest": None, "nearest-exact": None, "area": None, "linear": 3, "bilinear": 4,
@@ -238,6 +240,122 @@ adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d = (_adaptive_avg_p
                                                                  for d in (1, 2, 3))
 
 
+# --- sampling at given points: grid_sample and affine_grid ---------------------------------------
+GRID_MODES, GRID_PADDINGS = ("bilinear", "nearest"), ("zeros", "border", "reflection")
+
+
+def _base_coordinates(size, align_corners):
+    """The normalized [-1, 1] coordinates of an axis' pixel centres (its corners' when aligned)."""
+    if align_corners:
+        return np.linspace(-1.0, 1.0, size) if size > 1 else np.zeros(1)
+    return (np.arange(size) * 2 + 1) / size - 1
+
+
+def affine_grid(theta, size, align_corners=False):
+    """The sampling grid (N, H, W, 2) (or (N, D, H, W, 3)) of the affine maps theta (N, 2, 3)
+    (or (N, 3, 4)) for an output of size (N, C, H, W) (or (N, C, D, H, W)), as torch's."""
+    op = "affine_grid"
+    require_tensor(op, "theta", theta)
+    require_float(op, theta.dtype)
+    size = tuple(size)
+    dims = len(size) - 2
+    if dims not in (2, 3) or not all(isinstance(n, numbers.Integral) and n >= 1 for n in size):
+        raise ShapeError(f"{op}: size must be (N, C, H, W) or (N, C, D, H, W) of positive ints, "
+                         f"got {size!r}")
+    if theta.shape != (size[0], dims, dims + 1):
+        raise ShapeError(f"{op}: theta of shape {theta.shape} does not fit size {size}; expected "
+                         f"{(size[0], dims, dims + 1)}")
+    spatial = size[2:]
+    require_output(op, (size[0],) + spatial + (dims,))
+    grids = np.meshgrid(*(_base_coordinates(n, bool(align_corners)) for n in spatial),
+                        indexing="ij")
+    points = np.stack(grids[::-1], -1)  # (x, y, z) order: the last axis first
+    base = np.concatenate([points, np.ones(spatial + (1,))], -1).reshape(-1, dims + 1)
+    base = Tensor(base, dtype=theta.dtype, device=theta.device)
+    grid = matmul(base, theta.transpose(1, 2))  # (L, dims+1) @ (N, dims+1, dims) -> (N, L, dims)
+    return reshape(grid, (size[0],) + spatial + (dims,))
+
+
+def _reflect(coordinate, twice_low, twice_high):
+    """torch's reflect_coordinates: coordinate mirrored into [low, high] at its ends."""
+    if twice_low == twice_high:
+        return coordinate * 0
+    low, span = twice_low / 2, (twice_high - twice_low) / 2
+    distance = (coordinate - low).abs()
+    extra = distance.fmod(span)
+    even = (distance / span).floor().fmod(2) == 0
+    return where(even, extra + low, span - extra + low)
+
+
+def _pixel_coordinate(coordinate, size, padding_mode, align_corners):
+    """A normalized coordinate in pixels, moved inside the axis as padding_mode says."""
+    if align_corners:
+        coordinate = (coordinate + 1) / 2 * (size - 1)
+    else:
+        coordinate = ((coordinate + 1) * size - 1) / 2
+    if padding_mode == "reflection":
+        coordinate = _reflect(coordinate, 0, 2 * (size - 1)) if align_corners else \
+            _reflect(coordinate, -1, 2 * size - 1)
+    if padding_mode != "zeros":
+        coordinate = coordinate.clamp(0, size - 1)
+    return coordinate
+
+
+def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corners=None):
+    """input (N, C, H, W) sampled at grid (N, Ho, Wo, 2) of normalized (x, y) points in
+    [-1, 1] (5-D input: (N, Do, Ho, Wo, 3) points (x, y, z)), as torch's: bilinear (trilinear)
+    or nearest, zeros/border/reflection outside; differentiable in input and grid."""
+    op = "grid_sample"
+    for name, t in (("input", input), ("grid", grid)):
+        require_tensor(op, name, t)
+        require_float(op, t.dtype)
+    if mode not in GRID_MODES:
+        raise ArgumentError(f"{op}: mode must be one of {GRID_MODES}, got {mode!r}")
+    if padding_mode not in GRID_PADDINGS:
+        raise ArgumentError(f"{op}: padding_mode must be one of {GRID_PADDINGS}, got "
+                            f"{padding_mode!r}")
+    dims = input.ndim - 2
+    if dims not in (2, 3) or grid.ndim != input.ndim or grid.shape[0] != input.shape[0] \
+            or grid.shape[-1] != dims:
+        raise ShapeError(f"{op}: expected input (N, C, H, W) with grid (N, Ho, Wo, 2), or input "
+                         f"(N, C, D, H, W) with grid (N, Do, Ho, Wo, 3); got {input.shape} and "
+                         f"{grid.shape}")
+    require_nonempty(op, input, "(N, C, *spatial)")
+    n, c, spatial = input.shape[0], input.shape[1], input.shape[2:]
+    out_spatial = grid.shape[1:-1]
+    count = int(np.prod(out_spatial, dtype=np.int64))
+    require_output(op, (n, c) + out_spatial, input_size=input.numel())
+    flat = reshape(input, (n, c, -1))
+    sizes = spatial[::-1]  # the grid's last axis runs x (width), y (height), z (depth)
+    strides = [int(np.prod(spatial[len(spatial) - k:], dtype=np.int64)) for k in range(dims)]
+    coordinates = [_pixel_coordinate(grid[..., k], sizes[k], padding_mode, bool(align_corners))
+                   for k in range(dims)]
+    if mode == "nearest":  # half to even, as torch's nearbyint
+        corners = [[(c_.round(), None)] for c_ in coordinates]
+    else:
+        corners = []
+        for c_ in coordinates:
+            low = c_.floor()
+            corners.append([(low, 1 - (c_ - low)), (low + 1, c_ - low)])
+    out = None
+    for taps in itertools.product(*corners):
+        index, inside, weight = 0, None, None
+        for (position, w), size, stride in zip(taps, sizes, strides):
+            within = (position >= 0) & (position <= size - 1)
+            inside = within if inside is None else inside & within
+            index = index + position.clamp(0, size - 1) * stride
+            if w is not None:
+                weight = w if weight is None else weight * w
+        index = reshape(index.long(), (n, 1, count)).expand(n, c, count)
+        weight = (inside if weight is None else where(inside, weight, 0.0)).astype(input.dtype)
+        term = gather(flat, 2, index) * reshape(weight, (n, 1, count))
+        out = term if out is None else out + term
+    if mode == "nearest":  # torch's grid gets a zero gradient, not none
+        out = out + grid.sum() * 0
+    return reshape(out, (n, c) + out_spatial)
+
+
 __all__ = []  # F.<name> only
 METHODS = ()
-FUNCTIONAL = ("interpolate", "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_avg_pool3d")
+FUNCTIONAL = ("interpolate", "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_avg_pool3d",
+              "affine_grid", "grid_sample")

@@ -5,7 +5,7 @@ import math
 
 import numpy as np
 
-__all__ = ["interpolate", "adaptive_avg_pool"]
+__all__ = ["interpolate", "adaptive_avg_pool", "affine_grid", "grid_sample"]
 
 
 def _cubic(t, a):
@@ -90,3 +90,59 @@ def adaptive_avg_pool(x, output_size):
     k = len(output_size)
     sizes = tuple(n if m is None else m for n, m in zip(x.shape[-k:], output_size))
     return _resample(x, sizes, "area")
+
+
+def affine_grid(theta, size, align_corners=False):
+    """grid[n, ..., :] = theta[n] @ (x, y, (z), 1) at each output pixel's normalized centre."""
+    theta = np.asarray(theta, np.float64)
+    spatial = tuple(size[2:])
+
+    def normalized(i, n):
+        if align_corners:
+            return -1.0 + 2.0 * i / (n - 1) if n > 1 else 0.0
+        return (2 * i + 1) / n - 1
+
+    grid = np.zeros((size[0],) + spatial + (len(spatial),))
+    for n in range(size[0]):
+        for index in np.ndindex(spatial):
+            point = [normalized(i, m) for i, m in zip(index, spatial)][::-1] + [1.0]
+            grid[(n,) + index] = [math.fsum(a * b for a, b in zip(row, point)) for row in theta[n]]
+    return grid
+
+
+def _grid_coordinate(g, size, padding_mode, align_corners):
+    """A normalized coordinate in pixels, moved inside the axis as padding_mode says."""
+    x = (g + 1) / 2 * (size - 1) if align_corners else ((g + 1) * size - 1) / 2
+    if padding_mode == "reflection":
+        low, high = (0.0, size - 1.0) if align_corners else (-0.5, size - 0.5)
+        span = high - low
+        if span == 0:
+            x = 0.0
+        else:  # mirror at both ends until inside
+            while x < low or x > high:
+                x = 2 * low - x if x < low else 2 * high - x
+    if padding_mode != "zeros":
+        x = min(max(x, 0.0), size - 1.0)
+    return x
+
+
+def grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=None):
+    x, grid = np.asarray(x, np.float64), np.asarray(grid, np.float64)
+    spatial = x.shape[2:]
+    sizes = spatial[::-1]  # the grid's x, y, (z) run along the last axis first
+    out = np.zeros(x.shape[:2] + grid.shape[1:-1])
+    for n in range(x.shape[0]):
+        for index in np.ndindex(grid.shape[1:-1]):
+            coords = [_grid_coordinate(g, size, padding_mode, bool(align_corners))
+                      for g, size in zip(grid[(n,) + index], sizes)]
+            if mode == "nearest":
+                taps = [[(int(np.rint(c)), 1.0)] for c in coords]  # half to even
+            else:
+                taps = [[(math.floor(c), 1 - (c - math.floor(c))),
+                         (math.floor(c) + 1, c - math.floor(c))] for c in coords]
+            for combo in itertools.product(*taps):
+                position = [p for p, _ in combo][::-1]  # back to (z), y, x
+                if all(0 <= p < m for p, m in zip(position, spatial)):
+                    weight = math.prod(w for _, w in combo)
+                    out[(n, slice(None)) + index] += weight * x[(n, slice(None)) + tuple(position)]
+    return out

@@ -1,6 +1,9 @@
 """The catalogue cases of the resampling family: interpolate in 1, 2 and 3 dimensions in every
-mode, and adaptive average pooling. Every one is linear in its input, so any values do; the
-draws keep the spatial extents small (the 3-D ones smallest)."""
+mode, adaptive average pooling, affine_grid and grid_sample. All but grid_sample are linear in
+their input, so any values do; grid_sample's points keep away from the pixel grid and the
+half-pixel lines (its kinks). The draws keep the spatial extents small (3-D ones smallest)."""
+import numpy as np
+
 import kernels.reference as ref
 
 from ...nn import functional as F
@@ -48,7 +51,37 @@ def _adaptive_case(dims):
                 _draw_adaptive_avg_pool(dims))
 
 
+def _draw_affine_grid(d):
+    dims = d.integer(2, 3)
+    n = d.integer(1, 2)
+    size = (n, 1) + _spatial(d, dims)
+    return [d.uniform((n, dims, dims + 1))], {"size": size,
+                                              "align_corners": d.choice([False, True])}
+
+
+def _draw_grid_sample(d):
+    dims = d.choice([2, 2, 3])  # a 3-D sample gathers 8 corners: the dearest case to simulate
+    n, spatial = d.integer(1, 2), _spatial(d, dims)
+    out = tuple(d.integer(1, 2) for _ in range(dims - 1)) + (1,)
+    align_corners = d.choice([False, True])
+    sizes = np.array(spatial[::-1], np.float64)  # the grid's x, y, (z)
+    # pixel coordinates k + f: k from -1 to the last pixel, f a quarter away from 0 and 1/2
+    fraction = d.uniform((n,) + out + (dims,), 0.2, 0.3) + 0.5 * d.booleans((n,) + out + (dims,))
+    pixel = np.floor(d.uniform((n,) + out + (dims,), -1, 1) * (sizes + 1) / 2 + (sizes - 1) / 2)
+    pixel = pixel + fraction
+    if align_corners:
+        grid = np.where(sizes > 1, 2 * pixel / np.maximum(sizes - 1, 1) - 1, pixel)
+    else:
+        grid = (2 * pixel + 1) / sizes - 1
+    params = {"mode": d.choice(["bilinear", "nearest"]),
+              "padding_mode": d.choice(["zeros", "border", "reflection"]),
+              "align_corners": align_corners}
+    return [d.uniform((n, d.integer(1, 2)) + spatial), grid], params
+
+
 CASES = [
     Case("interpolate", F.interpolate, ref.interpolate, _draw_interpolate),
     *(_adaptive_case(dims) for dims in (1, 2, 3)),
+    Case("affine_grid", F.affine_grid, ref.affine_grid, _draw_affine_grid),
+    Case("grid_sample", F.grid_sample, ref.grid_sample, _draw_grid_sample),
 ]

@@ -111,8 +111,9 @@ def binary_cross_entropy(k, x, t):
 
 
 def binary_cross_entropy_backward(k, x, t, gy):
-    """torch's gradients, finite at x = 0 and 1: (x - t) / max(x (1 - x), 1e-12) for the
-    probabilities, log(1 - x) - log x (clamped) for the targets."""
+    """Finite at x = 0 and 1: torch's (x - t) / max(x (1 - x), 1e-12) for the probabilities;
+    log(1 - x) - log x for the targets with each log clamped as in the loss (torch's are not
+    clamped there and give +-inf)."""
     log_x, log_rest = _clamped_logs(k, x)
     spread = k.binary_op("maximum", k.mul(x, k.sub(1, x)), 1e-12)
     return k.mul(gy, k.div(k.sub(x, t), spread)), k.mul(gy, k.sub(log_rest, log_x))

@@ -42,7 +42,7 @@ class BCEWithLogits(Function):
 
 
 class BinaryCrossEntropy(Function):
-    """On probabilities; torch's gradients, finite where they are exactly 0 or 1."""
+    """On probabilities; gradients finite where they are exactly 0 or 1 (see the composite)."""
     name = "binary_cross_entropy"
 
     def forward(self, x, t):

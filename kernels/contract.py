@@ -300,8 +300,21 @@ def conv2d_backward_weight(x, gy, w_shape, stride, padding, dilation, groups):
     """The gradient with respect to w."""
 
 
+def conv3d_forward(x, w, b, stride, padding, dilation, groups):
+    """3-D cross-correlation of x (N, C, D, H, W) with w (Cout, C/groups, kD, kH, kW), plus b
+    (or None); stride, padding and dilation are (d, h, w) triples."""
+
+
+def conv3d_backward_input(gy, w, x_shape, stride, padding, dilation, groups):
+    """The gradient with respect to x (also the forward of the transposed convolution)."""
+
+
+def conv3d_backward_weight(x, gy, w_shape, stride, padding, dilation, groups):
+    """The gradient with respect to w."""
+
+
 class Conv2dKernels(NamedTuple):
-    """One implementation of conv2d: the three kernels above."""
+    """One implementation of a convolution (conv2d or conv3d): its three kernels above."""
     forward: object
     backward_input: object
     backward_weight: object
@@ -309,4 +322,5 @@ class Conv2dKernels(NamedTuple):
 
 # family -> the interface of each of its variants: a function, or a tuple of them
 FAMILIES = {"matmul": matmul,
-            "conv2d": Conv2dKernels(conv2d_forward, conv2d_backward_input, conv2d_backward_weight)}
+            "conv2d": Conv2dKernels(conv2d_forward, conv2d_backward_input, conv2d_backward_weight),
+            "conv3d": Conv2dKernels(conv3d_forward, conv3d_backward_input, conv3d_backward_weight)}

@@ -136,7 +136,7 @@ class OpTable:
     # --- variant families -----------------------------------------------------------------------
     def family(self, name, variant=None):
         """The differentiable implementation of a variant family (see Function.kernel)."""
-        if name == "conv2d":
-            return conv.differentiable_kernels(variant)
+        if name in ("conv2d", "conv3d"):
+            return conv.differentiable_kernels(variant, name)
         return getattr(self, name)
 

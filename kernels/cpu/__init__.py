@@ -22,6 +22,7 @@ from . import conv, optim   # noqa: E402
 globals().update(primitives(np))
 
 # named implementations, the default first (see kernels/contract.py)
-VARIANTS = {"conv2d": conv.CONV2D_VARIANTS, "matmul": {"blas": matmul},  # noqa: F405
+VARIANTS = {"conv2d": conv.CONV2D_VARIANTS, "conv3d": conv.CONV3D_VARIANTS,
+            "matmul": {"blas": matmul},  # noqa: F405
             "sgd_step": {"fused": optim.sgd_step}, "adam_step": {"fused": optim.adam_step}}
 AUTO = {"conv2d": conv.choose_conv2d}

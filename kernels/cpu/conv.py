@@ -1,7 +1,8 @@
-"""conv2d on the CPU, in named variants that tests cross-check and benchmarks time:
+"""conv2d and conv3d on the CPU, in named variants that tests cross-check and benchmarks time:
 
-- "im2col": the C++ im2col/col2im extension and numpy's BLAS, in chunks over the batch so that
-  the column buffer stays under COLUMN_BUDGET bytes;
+- "im2col" (conv2d and conv3d): the C++ vol2col/col2vol extension (an image is a volume of
+  depth 1) and numpy's BLAS, in chunks over the batch so that the column buffer stays under
+  COLUMN_BUDGET bytes;
 - "winograd": Winograd F(2x2, 3x3) for 3x3 stride-1 convolutions: C++ tile transforms and 16
   BLAS products, 2.25x fewer multiplications than im2col (the input gradient is itself such a
   convolution, with the filter flipped);
@@ -16,6 +17,7 @@ Arrays reach the C++ extension C-contiguous, aligned and in native byte order (`
 Each variant is a contract.Conv2dKernels (forward, backward_input, backward_weight).
 """
 import itertools
+import math
 
 import numpy as np
 
@@ -44,17 +46,29 @@ def native(a):
 
 
 class _Geometry:
-    def __init__(self, x_shape, w_shape, stride, padding, dilation, groups):
-        self.n, self.c, self.h, self.w = x_shape
-        self.cout, self.cg, self.kh, self.kw = w_shape
-        self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
-        self.oh = window_output_size(self.h, self.kh, stride[0], padding[0], dilation[0])
-        self.ow = window_output_size(self.w, self.kw, stride[1], padding[1], dilation[1])
-        self.og = self.cout // groups          # output channels per group
-        self.kg = self.cg * self.kh * self.kw  # column rows per group
+    """A convolution over 2 or 3 spatial axes; the 2-D variants also name them h, w."""
 
-    def im2col_args(self):
-        return (self.kh, self.kw, *self.stride, *self.padding, *self.dilation)
+    def __init__(self, x_shape, w_shape, stride, padding, dilation, groups):
+        (self.n, self.c, *size), (self.cout, self.cg, *kernel) = x_shape, w_shape
+        self.size, self.kernel = tuple(size), tuple(kernel)
+        self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
+        self.out = tuple(window_output_size(*a) for a in zip(size, kernel, stride, padding,
+                                                             dilation))
+        if len(size) == 2:
+            (self.h, self.w), (self.kh, self.kw), (self.oh, self.ow) = size, kernel, self.out
+        self.og = self.cout // groups                  # output channels per group
+        self.kg = self.cg * math.prod(kernel)          # column rows per group
+        self.positions = math.prod(self.out)           # column matrix width
+
+    def volume_args(self):
+        """vol2col's kernel, stride, padding and dilation, depth 1 for an image."""
+        unit = 3 - len(self.size)
+        return ((1,) * unit + self.kernel + (1,) * unit + self.stride + (0,) * unit +
+                self.padding + (1,) * unit + self.dilation)
+
+    def volume(self, a, n):
+        """n images or volumes (N, C, *size) as volumes (N, C, D, H, W): a view."""
+        return a.reshape((n, a.shape[1]) + (1,) * (3 - len(self.size)) + self.size)
 
     def chunks(self, per_image):
         """Batch slices whose scratch buffers, per_image bytes an image, stay within COLUMN_BUDGET."""
@@ -62,7 +76,7 @@ class _Geometry:
         return [slice(i, min(i + step, self.n)) for i in range(0, self.n, step)]
 
     def column_bytes(self, itemsize):
-        return self.c * self.kh * self.kw * self.oh * self.ow * itemsize
+        return self.c * math.prod(self.kernel) * self.positions * itemsize
 
     def winograd_bytes(self, itemsize):
         """The transformed tiles of one image, for the wider of input and output."""
@@ -76,8 +90,8 @@ class _Geometry:
 
 
 def _columns(x, g, purpose):
-    cols = scratch(purpose, (x.shape[0], g.c * g.kh * g.kw, g.oh * g.ow), x.dtype)
-    return _cpp.im2col(native(x), *g.im2col_args(), out=cols)
+    cols = scratch(purpose, (x.shape[0], g.groups * g.kg, g.positions), x.dtype)
+    return _cpp.vol2col(g.volume(native(x), x.shape[0]), *g.volume_args(), out=cols)
 
 
 def _grouped(a, groups):
@@ -87,40 +101,41 @@ def _grouped(a, groups):
 
 # --- im2col + GEMM ---------------------------------------------------------------------------------
 def _cpp_forward(x, w, g):
-    y = np.empty((g.n, g.cout, g.oh * g.ow), x.dtype)
+    y = np.empty((g.n, g.cout, g.positions), x.dtype)
     wg = w.reshape(g.groups, g.og, g.kg)
     for part in g.chunks(g.column_bytes(x.itemsize)):
         cols = _grouped(_columns(x[part], g, "cols"), g.groups)
         out = _grouped(y[part], g.groups)
         for i in range(g.groups):
             np.matmul(wg[i], cols[:, i], out=out[:, i])
-    return y.reshape(g.n, g.cout, g.oh, g.ow)
+    return y.reshape((g.n, g.cout) + g.out)
 
 
 def _cpp_backward_input(gy, w, g):
-    gx = np.empty((g.n, g.c, g.h, g.w), gy.dtype)
+    gx = np.empty((g.n, g.c) + g.size, gy.dtype)
     wg = w.reshape(g.groups, g.og, g.kg)
-    gy = gy.reshape(g.n, g.cout, g.oh * g.ow)
+    gy = gy.reshape(g.n, g.cout, g.positions)
     for part in g.chunks(g.column_bytes(gy.itemsize)):
         count = part.stop - part.start
-        gcols = scratch("gcols", (count, g.c * g.kh * g.kw, g.oh * g.ow), gy.dtype)
+        gcols = scratch("gcols", (count, g.groups * g.kg, g.positions), gy.dtype)
         grouped, gyg = _grouped(gcols, g.groups), _grouped(gy[part], g.groups)
         for i in range(g.groups):
             np.matmul(wg[i].T, gyg[:, i], out=grouped[:, i])
-        _cpp.col2im(gcols, count, g.c, g.h, g.w, *g.im2col_args(), out=gx[part])
+        out = g.volume(gx[part], count)
+        _cpp.col2vol(gcols, count, g.c, *out.shape[2:], *g.volume_args(), out=out)
     return gx
 
 
 def _cpp_backward_weight(x, gy, g):
     gw = np.zeros((g.groups, g.og, g.kg), gy.dtype)
-    gy = gy.reshape(g.n, g.cout, g.oh * g.ow)
+    gy = gy.reshape(g.n, g.cout, g.positions)
     for part in g.chunks(g.column_bytes(x.itemsize)):
         cols = _grouped(_columns(x[part], g, "cols"), g.groups)
         gyg = _grouped(gy[part], g.groups)
         for i in range(g.groups):
             # one batched product, then a sum over the (small) per-image results
             gw[i] += np.matmul(gyg[:, i], cols[:, i].transpose(0, 2, 1)).sum(axis=0)
-    return gw.reshape(g.cout, g.cg, g.kh, g.kw)
+    return gw.reshape((g.cout, g.cg) + g.kernel)
 
 
 # --- direct: one product per kernel offset ----------------------------------------------------------
@@ -246,7 +261,7 @@ def _kernels(forward, backward_input, backward_weight):
         x, w = native(x), native(w)
         y = forward(x, w, _Geometry(x.shape, w.shape, stride, padding, dilation, groups))
         if b is not None:
-            y += b.reshape(1, -1, 1, 1)
+            y += b.reshape((1, -1) + (1,) * (y.ndim - 2))
         return y
 
     def conv_backward_input(gy, w, x_shape, stride, padding, dilation, groups):
@@ -264,6 +279,7 @@ CONV2D_VARIANTS = {
     "winograd": _kernels(_winograd_forward, _winograd_backward_input, _winograd_backward_weight),
     "direct": _kernels(_direct_forward, _direct_backward_input, _direct_backward_weight),
 }
+CONV3D_VARIANTS = {"im2col": CONV2D_VARIANTS["im2col"]}
 
 # Below this many input or output channels the 16 Winograd products are too thin to pay for
 # the transforms (measured: 64x1x28x28 * 32x1x3x3 takes 20 ms with winograd, 2.5 with im2col).

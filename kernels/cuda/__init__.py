@@ -15,7 +15,7 @@ globals().update(primitives(xp))
 
 # named implementations, the default first (see kernels/contract.py)
 VARIANTS = {
-    "conv2d": conv.CONV2D_VARIANTS, "matmul": linalg.MATMUL_VARIANTS,
+    "conv2d": conv.CONV2D_VARIANTS, "conv3d": conv.CONV3D_VARIANTS, "matmul": linalg.MATMUL_VARIANTS,
     "log_softmax": {"fused": nn.log_softmax}, "softmax": {"fused": nn.softmax},
     "log_softmax_backward": {"fused": nn.log_softmax_backward},
     "softmax_backward": {"fused": nn.softmax_backward},

@@ -1,9 +1,17 @@
 """The catalogue's Drawer interface on top of hypothesis, so that failures shrink."""
 import numpy as np
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
 
+from engine import backend
 from engine.check.catalog import SIDE
+
+
+def for_examples(case, device, check, default):
+    """check(data) on `default` hypothesis draws, or on the case's simulator_examples where the
+    device is the simulator (the settings differ per case, so the test is built here)."""
+    examples = case.simulator_examples if backend.simulated(device) else None
+    settings(max_examples=examples or default)(given(data=st.data())(check))()
 
 
 class HypothesisDrawer:

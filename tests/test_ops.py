@@ -11,7 +11,7 @@ from hypothesis import given, settings, strategies as st
 import engine as eg
 from engine import backend
 from engine.check.catalog import CASES, SIDE
-from tests.drawer import HypothesisDrawer
+from tests.drawer import HypothesisDrawer, for_examples
 
 CUDA_EXAMPLES = 3  # 196 cases x 4 tests: the simulator dominates the suite
 CUDA_SIDE = 2  # the simulator's cost grows with every element of every kernel launch
@@ -75,18 +75,14 @@ def test_backward_matches_numerical_gradient(case, data):
 @needs_cuda
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
-@settings(max_examples=CUDA_EXAMPLES)
-@given(data=st.data())
-def test_cuda_forward_matches_reference(case, dtype, data):
-    check_forward(case, dtype, "cuda", data)
+def test_cuda_forward_matches_reference(case, dtype):
+    for_examples(case, "cuda", lambda data: check_forward(case, dtype, "cuda", data), CUDA_EXAMPLES)
 
 
 @needs_cuda
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
-@settings(max_examples=CUDA_EXAMPLES)
-@given(data=st.data())
-def test_cuda_backward_matches_numerical_gradient(case, data):
-    check_backward(case, "cuda", data)
+def test_cuda_backward_matches_numerical_gradient(case):
+    for_examples(case, "cuda", lambda data: check_backward(case, "cuda", data), CUDA_EXAMPLES)
 
 @needs_cuda
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)

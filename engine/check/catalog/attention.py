@@ -150,7 +150,8 @@ def _draw_bilinear(d):
 
 
 CASES = [
-    Case("scaled_dot_product_attention", _sdpa, _sdpa_reference, _draw_sdpa),
-    Case("multi_head_attention", _mha, _mha_reference, _draw_mha),
-    Case("bilinear", F.bilinear, ref.bilinear, _draw_bilinear),
+    Case("scaled_dot_product_attention", _sdpa, _sdpa_reference, _draw_sdpa,
+         simulator_examples=1),
+    Case("multi_head_attention", _mha, _mha_reference, _draw_mha, simulator_examples=1),
+    Case("bilinear", F.bilinear, ref.bilinear, _draw_bilinear, simulator_examples=1),
 ]

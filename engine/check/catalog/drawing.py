@@ -88,6 +88,9 @@ class Case:
     # float32 forward tolerance: normalization amplifies rounding by up to 1/sqrt(eps)
     float32_tol: float = 1e-5
     variant: tuple = None  # (op, variant name) when the case pins a kernel variant
+    # examples per test on the simulated cuda device, where each kernel launch costs ~0.1 ms a
+    # thread: 1 for ops composed of many checked ops (the cpu still draws the full count)
+    simulator_examples: int = None
 
     def runs_on(self, device):
         """Whether the device's kernel table has this case's variant (always, without one)."""

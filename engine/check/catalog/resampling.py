@@ -83,5 +83,5 @@ CASES = [
     Case("interpolate", F.interpolate, ref.interpolate, _draw_interpolate),
     *(_adaptive_case(dims) for dims in (1, 2, 3)),
     Case("affine_grid", F.affine_grid, ref.affine_grid, _draw_affine_grid),
-    Case("grid_sample", F.grid_sample, ref.grid_sample, _draw_grid_sample),
+    Case("grid_sample", F.grid_sample, ref.grid_sample, _draw_grid_sample, simulator_examples=1),
 ]

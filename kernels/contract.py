@@ -263,21 +263,23 @@ def dropout_mask(shape, p, seed, dtype):
     else 0: the same mask on every backend for the same seed."""
 
 
-def max_pool2d_forward(x, kernel, stride, padding):
-    """(max of each window of x (N, C, H, W), the flat H*W index of the first maximum);
-    padding never wins."""
+def max_pool3d_forward(x, kernel, stride, padding, dilation, out_size):
+    """(max of each dilated window of x (N, C, D, H, W), the flat D*H*W index of its first
+    maximum: torch's indices) of shape (N, C, *out_size); padding never wins; the arguments are
+    (d, h, w) triples, and every window starts inside the input or its left padding."""
 
 
-def max_pool2d_backward(gy, argmax, x_shape, kernel, stride, padding):
+def max_pool3d_backward(gy, argmax, x_shape, kernel, stride, padding, dilation):
     """gy sent to the arg-max of each window (summed where windows share it)."""
 
 
-def avg_pool2d_forward(x, kernel, stride, padding, count_include_pad):
-    """The mean of each window, over the whole window or only its unpadded elements."""
+def avg_pool3d_forward(x, kernel, stride, padding, out_size, count_include_pad, divisor_override):
+    """The sum of each window of x (N, C, D, H, W) over torch's divisor: divisor_override (an
+    int, or None), else the window clipped to the padded input (count_include_pad) or to x."""
 
 
-def avg_pool2d_backward(gy, x_shape, kernel, stride, padding, count_include_pad):
-    """The adjoint of avg_pool2d_forward."""
+def avg_pool3d_backward(gy, x_shape, kernel, stride, padding, count_include_pad, divisor_override):
+    """The adjoint of avg_pool3d_forward."""
 
 
 PRIMITIVES = tuple(name for name, f in list(globals().items())

@@ -6,6 +6,14 @@ def window_output_size(size, kernel, stride, padding, dilation=1):
     return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
 
 
+def pool_output_size(size, kernel, stride, padding, dilation=1, ceil_mode=False):
+    """torch's pooling output size: with ceil_mode a last, partial window counts too when it
+    starts inside the input or its left padding. May be < 1 when no window fits."""
+    out = (size + 2 * padding - dilation * (kernel - 1) - 1 + (stride - 1 if ceil_mode else 0)) \
+        // stride + 1
+    return out - 1 if ceil_mode and (out - 1) * stride >= size + padding else out
+
+
 def transposed_output_size(size, kernel, stride, padding, output_padding, dilation=1):
     """The axis size a transposed convolution produces (the conv2d input it is the adjoint for)."""
     return (size - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1

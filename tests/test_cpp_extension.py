@@ -105,17 +105,38 @@ def test_winograd_bad_input_raises_a_clear_error(call, error, message):
         call()
 
 
+X5 = X[:, :, None]  # (1, 2, 1, 5, 5): pooling runs on volumes
+ONE, TWO, ZERO = (1, 1, 1), (1, 2, 2), (0, 0, 0)
+
+
+def max_pool(x, kernel=TWO, stride=TWO, padding=ZERO, dilation=ONE, out=None):
+    """The C++ max pooling with the floor-mode output size by default."""
+    if out is None:
+        out = tuple((n + 2 * p - d * (k - 1) - 1) // s + 1
+                    for n, k, s, p, d in zip(x.shape[2:], kernel, stride, padding, dilation))
+    return _cpp.max_pool3d_forward(x, kernel, stride, padding, dilation, out)
+
+
+def avg_pool(x, kernel, stride, padding, include=True):
+    out = tuple((n + 2 * p - k) // s + 1 for n, k, s, p in zip(x.shape[2:], kernel, stride, padding))
+    return _cpp.avg_pool3d_forward(x, kernel, stride, padding, out, include)
+
+
 @pytest.mark.parametrize("call, error, message", [
-    (lambda: _cpp.max_pool2d_forward(X.astype(np.int32), 2, 2, 2, 2, 0, 0), TypeError, "float32 or float64"),
-    (lambda: _cpp.max_pool2d_forward(X, 2, 2, 0, 2, 0, 0), ValueError, "stride must be positive"),
-    (lambda: _cpp.max_pool2d_forward(X, 2, 2, 2, 2, 2, 0), ValueError, "padding must lie in"),
-    (lambda: _cpp.max_pool2d_forward(X, 9, 2, 1, 1, 0, 0), ValueError, "does not fit"),
-    (lambda: _cpp.max_pool2d_forward(X[..., ::2], 2, 2, 1, 1, 0, 0), ValueError, "C-contiguous"),
-    (lambda: _cpp.max_pool2d_backward(np.ones((1, 2, 2, 2), np.float32), np.full((1, 2, 2, 2), 25), 5, 5),
-     ValueError, "outside the plane"),
-    (lambda: _cpp.max_pool2d_backward(np.ones((1, 2, 2, 2), np.float32), np.full((1, 2, 2, 2), -1), 5, 5),
-     ValueError, "outside the plane"),
-    (lambda: _cpp.max_pool2d_backward(np.ones((1, 2, 2, 2), np.float32), np.zeros((1, 2, 2, 3), np.int64), 5, 5),
+    (lambda: max_pool(X5.astype(np.int32)), TypeError, "float32 or float64"),
+    (lambda: max_pool(X5, stride=(1, 0, 2), out=(1, 2, 2)), ValueError, "stride must be positive"),
+    (lambda: max_pool(X5, padding=(0, 2, 0)), ValueError, "padding must lie in"),
+    (lambda: max_pool(X5, out=(1, 4, 2)), ValueError, r"output size 4 is not in \[1, 3\]"),
+    (lambda: max_pool(X5, out=(1, 0, 2)), ValueError, "output size 0"),
+    (lambda: max_pool(X5, kernel=(1, 2), out=ONE), ValueError, "kernel must be a sequence of 3 ints"),
+    (lambda: max_pool(X5[..., ::2]), ValueError, "C-contiguous"),
+    (lambda: max_pool(X), ValueError, "5 dimensions"),
+    (lambda: _cpp.max_pool3d_backward(np.ones((1, 2, 1, 2, 2), np.float32), np.full((1, 2, 1, 2, 2), 25),
+                                      (1, 5, 5)), ValueError, "outside the plane"),
+    (lambda: _cpp.max_pool3d_backward(np.ones((1, 2, 1, 2, 2), np.float32), np.full((1, 2, 1, 2, 2), -1),
+                                      (1, 5, 5)), ValueError, "outside the plane"),
+    (lambda: _cpp.max_pool3d_backward(np.ones((1, 2, 1, 2, 2), np.float32),
+                                      np.zeros((1, 2, 1, 2, 3), np.int64), (1, 5, 5)),
      ValueError, "argmax has shape"),
 ])
 def test_max_pool_bad_input_raises_a_clear_error(call, error, message):
@@ -125,8 +146,8 @@ def test_max_pool_bad_input_raises_a_clear_error(call, error, message):
 
 def test_max_pool_nan_wins_as_in_torch():
     x = np.array([[[[1.0, np.nan], [3.0, 2.0]]]], np.float32)
-    y, argmax = _cpp.max_pool2d_forward(x, 2, 2, 2, 2, 0, 0)
-    assert np.isnan(y[0, 0, 0, 0]) and argmax[0, 0, 0, 0] == 1
+    y, argmax = max_pool(x[:, :, None])
+    assert np.isnan(y[0, 0, 0, 0, 0]) and argmax[0, 0, 0, 0, 0] == 1
 
 
 # --- the kernels' own errors, sizes that overflow, byte order and alignment ------------------------
@@ -156,10 +177,12 @@ def test_errors_are_the_kernels_own_classes():
      "the padded height does not fit in 64 bits"),
     (lambda: _cpp.col2im(np.ones((1, 1, 1), np.float32), 2**40, 2**40, 1, 1, 1, 1),
      "would hold more than"),
-    (lambda: _cpp.max_pool2d_forward(np.ones((1, 1, 2, 2)), 2**63 - 1, 1, 1, 1, 2**62 - 1, 0),
-     "padded height does not fit"),
-    (lambda: _cpp.max_pool2d_backward(np.ones((1, 1, 1, 1)), np.zeros((1, 1, 1, 1), np.int64),
-                                      2**40, 2**40), "would hold more than"),
+    (lambda: max_pool(np.ones((1, 1, 1, 2, 2)), (1, 2**63 - 1, 1), ONE, (0, 2**62 - 1, 0),
+                      out=ONE), "padded input does not fit"),
+    (lambda: max_pool(np.ones((1, 1, 1, 2, 2)), (1, 3, 1), ONE, ZERO, (1, 2**62, 1), out=ONE),
+     "dilated kernel does not fit"),
+    (lambda: _cpp.max_pool3d_backward(np.ones((1, 1, 1, 1, 1)), np.zeros((1, 1, 1, 1, 1), np.int64),
+                                      (1, 2**40, 2**40)), "would hold more than"),
     (lambda: _cpp.winograd_input(np.ones((1, 1, 4, 4)), 2**62, 0, 2, 2), "does not fit in 64 bits"),
     (lambda: _cpp.winograd_output(np.ones((16, 1, 1)), 2**40, 2**40, 2**40), "would hold more"),
 ])
@@ -174,9 +197,10 @@ def test_a_huge_stride_or_window_is_computed_without_overflow():
         np.testing.assert_array_equal(_cpp.im2col(x, 3, 3, stride, stride, pad, pad),
                                       ref.im2col(x, 3, 3, stride, pad))
     # a window far larger than the input is clipped to it: instant, and the right answer
-    y, argmax = _cpp.max_pool2d_forward(x, 2**62, 2**62, 1, 1, 2**61, 2**61)
-    assert y.shape == (1, 2, 5, 5) and np.all(y[0, 0] == 15) and np.all(argmax == 15)
-    avg = _cpp.avg_pool2d_forward(x, 2**40, 2**40, 2**40, 2**40, 2**39, 2**39, False)
+    x = x[:, :, None]
+    y, argmax = max_pool(x, (1, 2**62, 2**62), ONE, (0, 2**61, 2**61), out=(1, 5, 5))
+    assert y.shape == (1, 2, 1, 5, 5) and np.all(y[0, 0] == 15) and np.all(argmax == 15)
+    avg = avg_pool(x, (1, 2**40, 2**40), (1, 2**40, 2**40), (0, 2**39, 2**39), False)
     np.testing.assert_allclose(avg.ravel(), [7.5, 23.5])
 
 
@@ -187,8 +211,8 @@ def test_a_huge_stride_or_window_is_computed_without_overflow():
 def test_big_endian_and_unaligned_arrays_are_refused(make):
     x = make(np.ones((1, 1, 4, 4), np.float32))
     assert not (x.dtype.isnative and x.flags.aligned)
-    for call in (lambda: _cpp.im2col(x, 2, 2), lambda: _cpp.max_pool2d_forward(x, 2, 2, 2, 2, 0, 0),
-                 lambda: _cpp.avg_pool2d_forward(x, 2, 2, 2, 2, 0, 0),
+    for call in (lambda: _cpp.im2col(x, 2, 2), lambda: max_pool(x[:, :, None]),
+                 lambda: avg_pool(x[:, :, None], TWO, TWO, ZERO),
                  lambda: _cpp.winograd_input(x, 1, 1, 4, 4),
                  lambda: _cpp.col2im(make(np.ones((1, 4, 9), np.float32)), 1, 1, 4, 4, 2, 2)):
         with pytest.raises(EngineError, match="non-native byte order|not aligned"):
@@ -214,18 +238,19 @@ def test_avg_pool_matches_the_reference_and_its_backward_is_the_adjoint(data, dt
     h = data.draw(st.integers(max(1, kh - 2 * ph), 7))
     w = data.draw(st.integers(max(1, kw - 2 * pw), 7))
     x = data.draw(hnp.arrays(dtype, (n, c, h, w), elements=st.floats(-2, 2, width=32)))
-    y = _cpp.avg_pool2d_forward(x, kh, kw, sh, sw, ph, pw, include)
-    np.testing.assert_allclose(y, ref.avg_pool2d(x, (kh, kw), (sh, sw), (ph, pw), include),
-                               rtol=1e-5, atol=1e-6)
+    kernel, stride, padding = (1, kh, kw), (1, sh, sw), (0, ph, pw)
+    y = avg_pool(x[:, :, None], kernel, stride, padding, include)[:, :, 0]
+    np.testing.assert_allclose(y, ref.avg_pool2d(x, (kh, kw), (sh, sw), (ph, pw),
+                                                 count_include_pad=include), rtol=1e-5, atol=1e-6)
     g = data.draw(hnp.arrays(np.float64, y.shape, elements=st.floats(-2, 2))).astype(dtype)
-    gx = _cpp.avg_pool2d_backward(g, h, w, kh, kw, sh, sw, ph, pw, include)
+    gx = _cpp.avg_pool3d_backward(g[:, :, None], (1, h, w), kernel, stride, padding, include)[:, :, 0]
     assert gx.dtype == dtype and gx.shape == x.shape
     np.testing.assert_allclose(np.sum(y * g, dtype=np.float64), np.sum(x * gx, dtype=np.float64),
                                rtol=1e-4, atol=1e-4)
-    mx, argmax = _cpp.max_pool2d_forward(x, kh, kw, sh, sw, ph, pw)
-    np.testing.assert_array_equal(mx, ref.max_pool2d(x, (kh, kw), (sh, sw), (ph, pw)))
+    mx, argmax = max_pool(x[:, :, None], kernel, stride, padding)
+    np.testing.assert_array_equal(mx[:, :, 0], ref.max_pool2d(x, (kh, kw), (sh, sw), (ph, pw)))
 
 
 def test_avg_pool_backward_checks_the_gradient_shape():
-    with pytest.raises(ShapeError, match=r"gy has shape \(1, 1, 3, 3\) but pooling an input"):
-        _cpp.avg_pool2d_backward(np.ones((1, 1, 3, 3)), 4, 4, 2, 2, 2, 2, 0, 0)
+    with pytest.raises(ShapeError, match=r"output size 3 is not in \[1, 2\]"):
+        _cpp.avg_pool3d_backward(np.ones((1, 1, 1, 3, 3)), (1, 4, 4), TWO, TWO, ZERO)

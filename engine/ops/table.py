@@ -14,7 +14,7 @@ from kernels import composite
 
 from .. import backend
 from ..tensor import Tensor
-from . import activation, conv, elementwise, linalg, pool, reduce, shape
+from . import activation, conv, elementwise, linalg, reduce, shape
 
 
 def _data(x):
@@ -120,18 +120,8 @@ class OpTable:
     def pad(self, x, widths):
         return shape.Pad.apply(x, tuple(widths))
 
-    # --- products and pooling -------------------------------------------------------------------
+    # --- products (pooling's twins are in ops/pool.py) -------------------------------------------
     matmul = staticmethod(linalg.MatMul.apply)
-
-    def max_pool2d_backward(self, gy, argmax, x_shape, kernel, stride, padding):
-        return pool.MaxPool2dBackward.apply(gy, _data(argmax), x_shape, kernel, stride, padding)
-
-    def avg_pool2d_forward(self, x, kernel, stride, padding, count_include_pad):
-        return pool.AvgPool2d.apply(x, kernel, stride, padding, count_include_pad)
-
-    def avg_pool2d_backward(self, gy, x_shape, kernel, stride, padding, count_include_pad):
-        return pool.AvgPool2dBackward.apply(gy, x_shape, kernel, stride, padding,
-                                            count_include_pad)
 
     # --- variant families -----------------------------------------------------------------------
     def family(self, name, variant=None):

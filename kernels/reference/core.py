@@ -1,5 +1,4 @@
-"""The first ops' references: arithmetic, reductions, shapes, losses, convolution, pooling."""
-import builtins
+"""The first ops' references: arithmetic, reductions, shapes, losses, convolution."""
 import itertools
 import math
 
@@ -144,7 +143,7 @@ def where(condition, a, b):
     return out
 
 
-# --- convolution, pooling, resampling, normalization -------------------------------------------------
+# --- convolution, resampling, normalization -------------------------------------------------
 def _pair(v):
     return (v, v) if np.isscalar(v) else tuple(v)
 
@@ -199,39 +198,6 @@ def conv_transpose2d(x, w, b=None, stride=1, padding=0, output_padding=0, groups
             x[b_, ci, iy, ix] * w[ci, :, ki, kj]
     y = full[:, :, ph:ph + oh, pw:pw + ow]
     return y if b is None else y + np.asarray(b).reshape(1, -1, 1, 1)
-
-
-def _pool(x, kernel_size, stride, padding, fill, reduce):
-    kh, kw = _pair(kernel_size)
-    sh, sw = _pair(kernel_size if stride is None else stride)
-    ph, pw = _pair(padding)
-    x = np.asarray(x, np.float64)
-    n, c, h, w = x.shape
-    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=fill)
-    oh, ow = (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
-    y = np.zeros((n, c, oh, ow))
-    for b_, ch, oy, ox in itertools.product(range(n), range(c), range(oh), range(ow)):
-        rows, cols = slice(oy * sh, oy * sh + kh), slice(ox * sw, ox * sw + kw)
-        y[b_, ch, oy, ox] = reduce(xp[b_, ch, rows, cols], (oy * sh - ph, ox * sw - pw))
-    return y
-
-
-def max_pool2d(x, kernel_size, stride=None, padding=0):
-    return _pool(x, kernel_size, stride, padding, -np.inf, lambda window, _: window.max())
-
-
-def avg_pool2d(x, kernel_size, stride=None, padding=0, count_include_pad=True):
-    h, w = np.shape(x)[2:]
-    kh, kw = _pair(kernel_size)
-
-    def average(window, corner):
-        if count_include_pad:
-            return window.sum() / (kh * kw)
-        # builtins.max: this module's max is the reduction oracle
-        real = ((min(corner[0] + kh, h) - builtins.max(corner[0], 0))
-                * (min(corner[1] + kw, w) - builtins.max(corner[1], 0)))
-        return window.sum() / real
-    return _pool(x, kernel_size, stride, padding, 0.0, average)
 
 
 def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=False, eps=1e-5):

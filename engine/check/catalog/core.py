@@ -147,22 +147,6 @@ def _draw_conv_transpose2d(d):
         "dilation": dilation, "groups": groups}
 
 
-def _draw_pool(values):
-    def draw(d):
-        kernel = (d.integer(1, 3), d.integer(1, 3))
-        stride = d.choice([None, (d.integer(1, 2), d.integer(1, 2))])
-        padding = tuple(d.integer(0, k // 2) for k in kernel)
-        hw = tuple(max(d.integer(1, d.side + 2), k - 2 * p) for k, p in zip(kernel, padding))
-        params = {"kernel_size": kernel, "stride": stride, "padding": padding}
-        return [values(d, (_few(d), _few(d)) + hw)], params
-    return draw
-
-
-def _draw_avg_pool(d):
-    inputs, params = _draw_pool(lambda d, shape: d.uniform(shape))(d)
-    return inputs, dict(params, count_include_pad=d.choice([True, False]))
-
-
 def _draw_batch_norm(d):
     shape = d.choice([(d.integer(2, d.side), d.integer(1, d.side - 1 or 1)),  # (N, C, *)
                       tuple(d.integer(1, d.side - 1 or 1) for _ in range(d.integer(3, 4))),
@@ -264,8 +248,6 @@ CASES = [
          ref.binary_cross_entropy_with_logits, _draw_same_pair(0, 1)),
     *(_conv2d_variant(name) for name in backend.all_variants("conv2d")),
     Case("conv_transpose2d", F.conv_transpose2d, ref.conv_transpose2d, _draw_conv_transpose2d),
-    Case("max_pool2d", F.max_pool2d, ref.max_pool2d, _draw_pool(distinct)),
-    Case("avg_pool2d", F.avg_pool2d, ref.avg_pool2d, _draw_avg_pool),
     Case("batch_norm_train", lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True),
          lambda x, w, b: ref.batch_norm(x, None, None, w, b, training=True), _draw_batch_norm,
          float32_tol=1e-4),

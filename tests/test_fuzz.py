@@ -601,14 +601,21 @@ REGRESSIONS = [
     ("_cpp.im2col(np.ones((1,1,2,2), np.float32), 1.5, 1)", None, ("DTypeError",)),
     ("F.max_pool2d(eg.ones(1,1,4,4), kernel_size=2**40, stride=2**40, padding=2**39)", None,
      ("ShapeError",)),
-    ("_cpp.max_pool2d_forward(np.ones((1,1,4,4)), 2**40, 2**40, 2**40, 2**40, 2**39, 2**39)",
-     "r[0].shape == (1, 1, 1, 1) and r[0].item() == 1", ()),
-    ("_cpp.max_pool2d_forward(np.ones((1,1,4,4)), 2**62, 2**62, 1, 1, 2**61, 2**61)",
-     "r[0].shape == (1, 1, 5, 5) and np.all(r[0] == 1)", ()),
-    ("_cpp.avg_pool2d_forward(np.ones((1,1,4,4)), 2**62, 2**62, 1, 1, 2**61, 2**61)",
-     "r.shape == (1, 1, 5, 5) and np.all(r > 0)", ()),
-    ("_cpp.max_pool2d_forward(np.ones((1,1,4,4)), 2**63-1, 1, 1, 1, 2**62, 0)", None,
-     ("ShapeError",)),
+    ("_cpp.max_pool3d_forward(np.ones((1,1,1,4,4)), (1, 2**40, 2**40), (1, 2**40, 2**40), "
+     "(0, 2**39, 2**39), (1, 1, 1), (1, 1, 1))",
+     "r[0].shape == (1, 1, 1, 1, 1) and r[0].item() == 1", ()),
+    ("_cpp.max_pool3d_forward(np.ones((1,1,1,4,4)), (1, 2**62, 2**62), (1, 1, 1), "
+     "(0, 2**61, 2**61), (1, 1, 1), (1, 5, 5))",
+     "r[0].shape == (1, 1, 1, 5, 5) and np.all(r[0] == 1)", ()),
+    ("_cpp.avg_pool3d_forward(np.ones((1,1,1,4,4)), (1, 2**62, 2**62), (1, 1, 1), "
+     "(0, 2**61, 2**61), (1, 5, 5))", "r.shape == (1, 1, 1, 5, 5) and np.all(r > 0)", ()),
+    ("_cpp.max_pool3d_forward(np.ones((1,1,1,4,4)), (1, 2**63-1, 1), (1, 1, 1), (0, 2**62, 0), "
+     "(1, 1, 1), (1, 1, 4))", None, ("ShapeError",)),
+    # an output size the windows cannot give (the caller computes it) is refused
+    ("_cpp.max_pool3d_forward(np.ones((1,1,1,4,4)), (1, 2, 2), (1, 2, 2), (0, 0, 0), (1, 1, 1), "
+     "(1, 2**40, 2**40))", None, ("ShapeError",)),
+    ("_cpp.avg_pool3d_forward(np.ones((1,1,1,4,4)), (1, 2, 2), (1, 2, 2), (0, 0, 0), (1, 9, 9))",
+     None, ("ShapeError",)),
     # big-endian arrays: converted at the op layer, refused by the extension
     ("F.conv2d(eg.tensor(np.ones((1,4,4,4), '>f4')), eg.tensor(np.ones((1,4,4,4), '>f4')))",
      "r.item() == 64", ("DTypeError",)),
@@ -618,8 +625,8 @@ REGRESSIONS = [
      "np.array_equal(r.numpy(), [[[[-3, -1], [5, 7]]]])", ("DTypeError",)),
     ("F.avg_pool2d(eg.tensor(np.arange(16, dtype='>f4').reshape(1,1,4,4)), 2)",
      "np.array_equal(r.numpy(), [[[[2.5, 4.5], [10.5, 12.5]]]])", ("DTypeError",)),
-    ("_cpp.max_pool2d_forward(np.ones((1,1,4,4), '>f4'), 2, 2, 2, 2, 0, 0)", None,
-     ("DTypeError",)),
+    ("_cpp.max_pool3d_forward(np.ones((1,1,1,4,4), '>f4'), (1, 2, 2), (1, 2, 2), (0, 0, 0), "
+     "(1, 1, 1), (1, 2, 2))", None, ("DTypeError",)),
     ("_cpp.col2im(np.ones((1,1,4), '>f4'), 1, 1, 2, 2, 1, 1)", None, ("DTypeError",)),
     ("_cpp.im2col(np.ones((1,1,2,2), '>f8'), 1, 1)", None, ("DTypeError",)),
     ("_cpp.sgd_update(np.ones(4, '>f4'), np.ones(4, '>f4'), np.ones(4, '>f4'), True, 0.1, 0.0, "

@@ -103,5 +103,6 @@ CASES = [
     Case("conv3d", F.conv3d, ref.conv3d, _draw_conv(3)),
     Case("conv_transpose1d", F.conv_transpose1d, ref.conv_transpose1d, _draw_conv_transpose(1)),
     Case("conv_transpose3d", F.conv_transpose3d, ref.conv_transpose3d, _draw_conv_transpose(3)),
-    Case("conv[padding_mode]", _conv_padding_mode, ref.conv_padding_mode, _draw_padding_mode),
+    Case("conv[padding_mode]", _conv_padding_mode, ref.conv_padding_mode, _draw_padding_mode,
+         simulator_examples=1),
 ]

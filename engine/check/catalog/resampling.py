@@ -80,7 +80,7 @@ def _draw_grid_sample(d):
 
 
 CASES = [
-    Case("interpolate", F.interpolate, ref.interpolate, _draw_interpolate),
+    Case("interpolate", F.interpolate, ref.interpolate, _draw_interpolate, simulator_examples=1),
     *(_adaptive_case(dims) for dims in (1, 2, 3)),
     Case("affine_grid", F.affine_grid, ref.affine_grid, _draw_affine_grid),
     Case("grid_sample", F.grid_sample, ref.grid_sample, _draw_grid_sample, simulator_examples=1),

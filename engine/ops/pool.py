@@ -11,7 +11,7 @@ import numbers
 
 import numpy as np
 
-from kernels.geometry import pool_output_size
+from kernels.geometry import as_volume, pool_output_size
 
 from .. import backend
 from ..autograd import Function
@@ -103,16 +103,15 @@ def _batched(op, dims, x, what="input"):
     return (reshape(x, (1,) + x.shape) if unbatched else x), unbatched
 
 
-def _volume(t, dims):
+def _volume(t):
     """(N, C, *spatial) viewed as (N, C, D, H, W)."""
-    return reshape(t, t.shape[:2] + (1,) * (3 - dims) + t.shape[2:])
+    return reshape(t, t.shape[:2] + as_volume(t.shape[2:]))
 
 
-def _triples(dims, kernel, stride, padding, dilation, out):
+def _triples(kernel, stride, padding, dilation, out):
     """The pooling's arguments as (d, h, w) triples of the volume view."""
-    lead = 3 - dims
-    return ((1,) * lead + kernel, (1,) * lead + stride, (0,) * lead + padding,
-            (1,) * lead + dilation, (1,) * lead + out)
+    return (as_volume(kernel), as_volume(stride), as_volume(padding, 0), as_volume(dilation),
+            as_volume(out))
 
 
 def _geometry(op, dims, x, kernel_size, stride, padding, dilation, ceil_mode):
@@ -146,7 +145,7 @@ def _geometry(op, dims, x, kernel_size, stride, padding, dilation, ceil_mode):
                          f"visits {steps} window positions per plane; expected at most "
                          f"{_checks.MAX_WINDOW_STEPS}")
     out_shape = require_output(op, x.shape[:2] + out, input_size=x.numel())
-    return x, unbatched, _triples(dims, kernel, stride, padding, dilation, out), out_shape
+    return x, unbatched, _triples(kernel, stride, padding, dilation, out), out_shape
 
 
 def _require_real_taps(op, size, kernel, stride, padding, dilation):
@@ -178,7 +177,7 @@ def _max_pool(dims):
         if x.shape[0] == 0:  # an empty batch gives an empty result, as in torch
             y, argmax = _empty_batch(x, out_shape), k.zeros(out_shape, np.int64)
         else:
-            volume = _volume(x, dims)
+            volume = _volume(x)
             pooled, argmax = k.max_pool3d_forward(volume.data, *args)
             y = reshape(MaxPool.apply(volume, pooled, argmax, kernel, stride, padding, dilation),
                         out_shape)
@@ -209,7 +208,7 @@ def _avg_pool(dims):
         divisor = None if divisor_override is None else int(divisor_override)
         if x.shape[0] == 0:
             return _unbatch(_empty_batch(x, out_shape), unbatched)
-        y = AvgPool.apply(_volume(x, dims), kernel, stride, padding, out, bool(count_include_pad),
+        y = AvgPool.apply(_volume(x), kernel, stride, padding, out, bool(count_include_pad),
                           divisor)
         return _unbatch(reshape(y, out_shape), unbatched)
     avg_pool.__name__ = avg_pool.__qualname__ = op

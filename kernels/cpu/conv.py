@@ -23,7 +23,7 @@ import numpy as np
 
 from ..contract import Conv2dKernels
 from ..errors import ShapeError, VariantError
-from ..geometry import window_output_size
+from ..geometry import as_volume, volume_args, window_output_size
 from . import _cpp
 from .workspace import scratch
 
@@ -62,13 +62,11 @@ class _Geometry:
 
     def volume_args(self):
         """vol2col's kernel, stride, padding and dilation, depth 1 for an image."""
-        unit = 3 - len(self.size)
-        return ((1,) * unit + self.kernel + (1,) * unit + self.stride + (0,) * unit +
-                self.padding + (1,) * unit + self.dilation)
+        return volume_args(self.kernel, self.stride, self.padding, self.dilation)
 
     def volume(self, a, n):
         """n images or volumes (N, C, *size) as volumes (N, C, D, H, W): a view."""
-        return a.reshape((n, a.shape[1]) + (1,) * (3 - len(self.size)) + self.size)
+        return a.reshape((n, a.shape[1]) + as_volume(self.size))
 
     def chunks(self, per_image):
         """Batch slices whose scratch buffers, per_image bytes an image, stay within COLUMN_BUDGET."""

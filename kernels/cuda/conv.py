@@ -9,7 +9,7 @@ import math
 from numba import cuda
 
 from ..contract import Conv2dKernels
-from ..geometry import window_output_size
+from ..geometry import as_volume, volume_args, window_output_size
 from .device import contiguous, grid, xp
 from .elementwise import add
 from .linalg import matmul, tiled
@@ -71,16 +71,6 @@ def _col2vol(cols, x, kd, kh, kw, sd, sh, sw, pd, ph, pw, dd, dh, dw, od, oh, ow
         i += cuda.gridsize(1)
 
 
-def _deep(values, fill=1):
-    """Spatial values of 2 or 3 axes as 3 (depth, height, width): an image has depth 1."""
-    return (fill,) * (3 - len(values)) + tuple(values)
-
-
-def _volume_args(kernel, stride, padding, dilation):
-    """The kernels' 12 ints: kernel, stride, padding and dilation of depth, height and width."""
-    return _deep(kernel) + _deep(stride) + _deep(padding, 0) + _deep(dilation)
-
-
 def _out(size, kernel, stride, padding, dilation):
     return tuple(window_output_size(*a) for a in zip(size, kernel, stride, padding, dilation))
 
@@ -89,18 +79,18 @@ def im2col(x, kernel, stride, padding, dilation):
     """x (N, C, *size) with 2 or 3 spatial axes -> cols (N, C*prod(kernel), prod(out))."""
     out = _out(x.shape[2:], kernel, stride, padding, dilation)
     cols = xp.empty((x.shape[0], x.shape[1] * math.prod(kernel), math.prod(out)), x.dtype)
-    volume = contiguous(x).reshape(x.shape[:2] + _deep(x.shape[2:]))
-    _vol2col[grid(cols.size)](volume, cols, *_volume_args(kernel, stride, padding, dilation),
-                              *_deep(out))
+    volume = contiguous(x).reshape(x.shape[:2] + as_volume(x.shape[2:]))
+    _vol2col[grid(cols.size)](volume, cols, *volume_args(kernel, stride, padding, dilation),
+                              *as_volume(out))
     return cols
 
 
 def col2im(cols, x_shape, kernel, stride, padding, dilation):
     """The adjoint of im2col: cols -> x (x_shape), summing overlapping windows."""
     out = _out(x_shape[2:], kernel, stride, padding, dilation)
-    x = xp.empty(tuple(x_shape[:2]) + _deep(x_shape[2:]), cols.dtype)
-    _col2vol[grid(x.size)](contiguous(cols), x, *_volume_args(kernel, stride, padding, dilation),
-                           *_deep(out))
+    x = xp.empty(tuple(x_shape[:2]) + as_volume(x_shape[2:]), cols.dtype)
+    _col2vol[grid(x.size)](contiguous(cols), x, *volume_args(kernel, stride, padding, dilation),
+                           *as_volume(out))
     return x.reshape(tuple(x_shape))
 
 

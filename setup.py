@@ -34,8 +34,9 @@ def _compiler_accepts(compiler, flag):
 setup(
     ext_modules=[Pybind11Extension("kernels.cpu._cpp",
                                    ["cpp/module.cpp", "cpp/im2col.cpp", "cpp/winograd.cpp", "cpp/optim.cpp",
-                                    "cpp/pool.cpp"],
-                                   depends=["cpp/common.hpp"], cxx_std=17,
+                                    "cpp/pool.cpp", "cpp/conv.cpp",
+                                    "cpp/matmul.cpp", "cpp/pointwise.cpp"],
+                                   depends=["cpp/common.hpp", "cpp/volume.hpp", "cpp/blas.hpp"], cxx_std=17,
                                    extra_compile_args=["-O3", "-fno-math-errno"])],
     cmdclass={"build_ext": BuildExt},
 )

@@ -1,115 +1,99 @@
-"""python -m benchmarks: every op x device x variant, checked, timed, placed on the roofline.
+"""python -m benchmarks: every op x device x variant, checked, timed, placed on the roofline,
+and the course networks' training steps, each beside PyTorch's CPU build when it is installed.
 
-For each case: the variant's output is first checked against kernels/reference.py (on the
-small inputs of the op's catalogue case), then the forward and the forward + backward are
-timed (warm-up, then medians and inter-quartile ranges, inputs rotated among copies so that
-caches do not flatter small sizes), beside PyTorch when it is installed. FLOPs and minimal
-bytes give GFLOP/s, GB/s and the fraction of the roofline, whose peaks (a large GEMM, a large
-copy) are measured once per run. Then the training benchmark: one step of each course network.
+Each library runs in a fresh process of its own for every item and round (benchmarks.worker):
+numpy imported first, then the library, as users write it, with the thread count stated, so
+that neither library's thread pools spin over the other's cores. Rounds alternate which side
+runs first; the table shows the median over rounds of each process's median after warm-up.
+Each op is first checked against kernels/reference on its catalogue case's small inputs; FLOPs
+and minimal bytes place it on a roofline whose peaks (a large GEMM, a large copy) are measured
+once per run. Training rows show the resident memory a step adds to its process as well.
 Writes a table, --json, --csv, and roofline.png and ratios.png in --out.
 """
 import argparse
 import csv
+import importlib.util
 import json
 import os
+import subprocess
 import sys
 import time
 
 import numpy as np
 
-import engine as eg
 from engine import backend
-from engine.check.catalog import BY_NAME, RandomDrawer
 
 from . import training
 from .cases import cases
-from .timing import copy_bandwidth, measure, sgemm_rate, torch_or_none
+from .timing import copy_bandwidth, sgemm_rate
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def check(case, device):
-    """Compare the op with kernels/reference.py on its catalogue case's small inputs."""
-    reference = BY_NAME.get(case.catalog)
-    if reference is None:
-        return "unchecked"
-    side = 2 if backend.simulated(device) else 4
-    arrays, params = reference.draw(RandomDrawer(np.random.default_rng(0), side=side))
-    got = reference.fn(*(eg.tensor(a, device=device) for a in arrays), **params).numpy()
-    want = reference.reference(*arrays, **params)
-    return "ok" if np.allclose(got, want, rtol=1e-8, atol=1e-8) else "MISMATCH"
+def worker(side, kind, item, device, repeats, threads):
+    """Run one side of one item in a fresh process and return its JSON row."""
+    command = [sys.executable, "-m", "benchmarks.worker", side, kind, str(item), "--device", device,
+               "--repeats", str(repeats), "--threads", str(threads)]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")])))
+    done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, env=env)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(command[2:])} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def rotated(make, count):
-    """A callable cycling through `count` independent copies of the inputs make() builds."""
-    copies = [make() for _ in range(count)]
-    state = {"i": 0}
-
-    def next_inputs():
-        state["i"] = (state["i"] + 1) % count
-        return copies[state["i"]]
-    return next_inputs
-
-
-def time_case(case, device, repeats, peaks):
-    """The engine's row for a case, and its host inputs and output gradient (for torch)."""
-    if backend.variants(case.op, device):
-        with eg.use_variant(**{case.op: case.variant}):
-            return _time_case(case, device, repeats, peaks)
-    return _time_case(case, device, repeats, peaks)
+def rounds_median(side, kind, item, device, repeats, threads, rounds, torch_first):
+    """Both sides' rows, `rounds` times with alternating order, as medians per field."""
+    runs = {s: [] for s in side}
+    for r in range(rounds):
+        order = list(side) if (r + torch_first) % 2 == 0 else list(reversed(side))
+        for s in order:
+            runs[s].append(worker(s, kind, item, device, repeats, threads))
+    merged = {}
+    for s, rows in runs.items():
+        for key, value in rows[0].items():
+            if isinstance(value, (int, float)):
+                merged[(s, key)] = float(np.median([row[key] for row in rows]))
+            else:
+                merged[(s, key)] = value
+    return merged
 
 
-def _time_case(case, device, repeats, peaks):
-    rng = np.random.default_rng(0)
-    size = sum(int(np.prod(s)) for s in case.shapes) * 4
-    copies = 3 if size < 64 * 2**20 else 1  # rotate small inputs so caches do not flatter them
-    host = [[rng.standard_normal(s, dtype=np.float32) for s in case.shapes] for _ in range(copies)]
-    engine_inputs = rotated(lambda it=iter(host): [eg.tensor(a, device=device, requires_grad=True)
-                                                   for a in next(it)], copies)
-    out = case.engine(*engine_inputs())
-    grad = out.numpy() * 0 + 1
-
-    def forward():
-        with eg.no_grad():
-            case.engine(*engine_inputs())
-
-    def forward_backward():
-        case.engine(*engine_inputs()).backward(grad)
-
+def op_row(case, index, device, sides, args, peaks):
+    got = rounds_median(sides, "op", index, device, args.repeats, args.threads, args.rounds, 0)
     row = {"op": case.op, "variant": case.variant, "shape": case.label, "device": device,
-           "check": check(case, device)}
-    median, iqr = measure(forward, repeats=repeats, device=device)
-    row.update(forward_ms=median * 1e3, forward_iqr_ms=iqr * 1e3)
+           "check": got[("engine", "check")], "threads": int(got[("engine", "threads")]),
+           "forward_ms": got[("engine", "forward_ms")],
+           "forward_iqr_ms": got[("engine", "forward_iqr_ms")],
+           "added_mb": got[("engine", "added_mb")]}
     if case.backward:
-        median, iqr = measure(forward_backward, repeats=repeats, device=device)
-        row.update(forward_backward_ms=median * 1e3, forward_backward_iqr_ms=iqr * 1e3)
-    moved = case.bytes(out.shape)
+        row["forward_backward_ms"] = got[("engine", "forward_backward_ms")]
+    moved = case.bytes(got[("engine", "out_shape")])
     seconds = row["forward_ms"] / 1e3
     row.update(gflops=case.flops / seconds / 1e9, gbytes_per_s=moved / seconds / 1e9,
                intensity=case.flops / moved)
     roof = min(peaks["gflops"], row["intensity"] * peaks["gbytes_per_s"])
     row["roofline_fraction"] = row["gflops"] / roof
-    return row, (host, grad)
+    if "torch" in sides:
+        row["torch_forward_ms"] = got[("torch", "forward_ms")]
+        row["ratio_forward"] = row["forward_ms"] / row["torch_forward_ms"]
+        row["torch_added_mb"] = got[("torch", "added_mb")]
+        if case.backward:
+            row["torch_forward_backward_ms"] = got[("torch", "forward_backward_ms")]
+            row["ratio_forward_backward"] = (row["forward_backward_ms"]
+                                             / row["torch_forward_backward_ms"])
+    return row
 
 
-def time_torch(case, row, inputs, torch, repeats):
-    """PyTorch's CPU times for the same op and inputs, and the engine's ratio to them."""
-    host, grad = inputs
-    copies = len(host)
-    tin = rotated(lambda it=iter(host): [torch.tensor(a, requires_grad=True) for a in next(it)],
-                  copies)
-    tgrad = torch.tensor(grad)
-
-    def torch_forward():
-        with torch.no_grad():
-            case.torch(torch, *tin())
-
-    def torch_forward_backward():
-        case.torch(torch, *tin()).backward(tgrad)
-
-    row["torch_forward_ms"] = measure(torch_forward, repeats=repeats)[0] * 1e3
-    row["ratio_forward"] = row["forward_ms"] / row["torch_forward_ms"]
-    if case.backward:
-        row["torch_forward_backward_ms"] = measure(torch_forward_backward, repeats=repeats)[0] * 1e3
-        row["ratio_forward_backward"] = row["forward_backward_ms"] / row["torch_forward_backward_ms"]
+def training_row(network, sides, args):
+    got = rounds_median(sides, "train", network, "cpu", args.repeats, args.threads, args.rounds, 1)
+    factory, shape, kind = training.NETWORKS[network]
+    row = {"network": network, "batch": list(shape), "engine_ms": got[("engine", "step_ms")],
+           "engine_iqr_ms": got[("engine", "step_iqr_ms")], "engine_added_mb": got[("engine", "added_mb")]}
+    if "torch" in sides:
+        row.update(torch_ms=got[("torch", "step_ms")], torch_added_mb=got[("torch", "added_mb")])
+        row["ratio"] = row["engine_ms"] / row["torch_ms"]
+        row["memory_ratio"] = row["engine_added_mb"] / max(row["torch_added_mb"], 1e-9)
+    return row
 
 
 def print_table(rows, peaks):
@@ -121,17 +105,30 @@ def print_table(rows, peaks):
     print("-" * len(header))
     for r in rows:
         name = r["op"] if r["variant"] == "-" else f"{r['op']}[{r['variant']}]"
-        fb = r.get("forward_backward_ms")
-        tfb = r.get("torch_forward_backward_ms")
-        ratio = r.get("ratio_forward_backward", r.get("ratio_forward"))
-        print(f"{name:<26}{r['shape']:<34}{r['check']:<7}{r['forward_ms']:>9.2f}"
-              f"{fb if fb is not None else float('nan'):>9.2f}{r['gflops']:>9.1f}"
-              f"{r['gbytes_per_s']:>7.1f}{r['roofline_fraction']:>6.0%}"
-              f"{tfb if tfb is not None else float('nan'):>10.2f}"
-              f"{ratio if ratio is not None else float('nan'):>7.2f}")
+        fb = r.get("forward_backward_ms", float("nan"))
+        tfb = r.get("torch_forward_backward_ms", r.get("torch_forward_ms", float("nan")))
+        ratio = r.get("ratio_forward_backward", r.get("ratio_forward", float("nan")))
+        print(f"{name:<26}{r['shape']:<34}{r['check']:<7}{r['forward_ms']:>9.2f}{fb:>9.2f}"
+              f"{r['gflops']:>9.1f}{r['gbytes_per_s']:>7.1f}{r['roofline_fraction']:>6.0%}"
+              f"{tfb:>10.2f}{ratio:>7.2f}")
 
 
-def charts(rows, peaks, folder):
+def print_training(rows):
+    print("\ntraining step (forward, loss, backward, SGD momentum update); memory = resident memory "
+          "the steps added to the process")
+    header = (f"{'network':<8}{'batch':<18}{'engine ms':>10}{'torch ms':>10}{'ratio':>7}"
+              f"{'engine MB':>11}{'torch MB':>10}{'ratio':>7}")
+    print(header)
+    print("-" * len(header))
+    for r in rows:
+        nan = float("nan")
+        print(f"{r['network']:<8}{'x'.join(map(str, r['batch'])):<18}{r['engine_ms']:>10.2f}"
+              f"{r.get('torch_ms', nan):>10.2f}{r.get('ratio', nan):>7.2f}"
+              f"{r['engine_added_mb']:>11.1f}{r.get('torch_added_mb', nan):>10.1f}"
+              f"{r.get('memory_ratio', nan):>7.2f}")
+
+
+def charts(rows, training_rows, peaks, folder):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -150,16 +147,18 @@ def charts(rows, peaks, folder):
     fig.tight_layout()
     fig.savefig(os.path.join(folder, "roofline.png"), dpi=120)
     plt.close(fig)
-    compared = [r for r in rows if "ratio_forward" in r]
+    compared = [(f"{r['op']}[{r['variant']}] {r['shape'].split()[0]}",
+                 r.get("ratio_forward_backward", r["ratio_forward"]))
+                for r in rows if "ratio_forward" in r]
+    compared += [(f"training step: {r['network']}", r["ratio"]) for r in training_rows if "ratio" in r]
     if compared:
         fig, ax = plt.subplots(figsize=(8, 0.3 * len(compared) + 1.5))
-        labels = [f"{r['op']}[{r['variant']}] {r['shape'].split()[0]}" for r in compared]
-        ratios = [r.get("ratio_forward_backward", r["ratio_forward"]) for r in compared]
+        labels, ratios = zip(*compared)
         ax.barh(labels, ratios, color=["tab:green" if v <= 1 else "tab:orange" for v in ratios])
         ax.axvline(1, color="k", linewidth=1)
         ax.set_xscale("log")
         ax.set(xlabel="engine time / PyTorch time (forward + backward; < 1 is faster)",
-               title="Engine against PyTorch (CPU)")
+               title="Engine against PyTorch (CPU), each in its own process")
         ax.tick_params(axis="y", labelsize=7)
         fig.tight_layout()
         fig.savefig(os.path.join(folder, "ratios.png"), dpi=120)
@@ -169,65 +168,64 @@ def charts(rows, peaks, folder):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="fewer cases and repeats (< 2 min)")
+    parser.add_argument("--quick", action="store_true", help="fewer cases, repeats and rounds")
     parser.add_argument("--op", nargs="+", help="only these ops (e.g. conv2d matmul)")
     parser.add_argument("--device", nargs="+", default=["cpu"])
     parser.add_argument("--variant", nargs="+", help="only these variants (e.g. im2col winograd)")
-    parser.add_argument("--repeats", type=int, help="timed runs per case (default 15, quick 5)")
-    parser.add_argument("--no-training", action="store_true", help="skip the training benchmark")
+    parser.add_argument("--repeats", type=int, help="timed runs per process (default 15, quick 5)")
+    parser.add_argument("--rounds", type=int, help="processes per side and item (default 5, quick 2)")
+    parser.add_argument("--threads", type=int, default=os.cpu_count(),
+                        help="threads for each library (default: every core)")
+    parser.add_argument("--network", nargs="+", choices=list(training.NETWORKS),
+                        help="training steps to time (default: all)")
+    parser.add_argument("--no-training", action="store_true", help="skip the training steps")
+    parser.add_argument("--no-torch", action="store_true", help="time the engine alone")
     parser.add_argument("--json", help="write every row to this file")
     parser.add_argument("--csv", help="write the op rows to this CSV file")
     parser.add_argument("--out", default=os.path.join("out", "bench"), help="folder for the charts")
     args = parser.parse_args(argv)
-    repeats = args.repeats or (5 if args.quick else 15)
+    args.repeats = args.repeats or (5 if args.quick else 15)
+    args.rounds = args.rounds or (2 if args.quick else 5)
     started = time.perf_counter()
+    torch_present = not args.no_torch and importlib.util.find_spec("torch") is not None
+    if not torch_present and not args.no_torch:
+        print("PyTorch is not installed: the engine alone is timed (pip install -e '.[bench]')")
+    print(f"{args.threads} threads per library, {args.rounds} rounds of {args.repeats} timed runs, "
+          "each library in its own process", flush=True)
     peaks = {"gflops": sgemm_rate(), "gbytes_per_s": copy_bandwidth()}
-    selected = [c for c in cases() if (not args.quick or c.quick)
-                and (args.op is None or c.op in args.op)
-                and (args.variant is None or c.variant in args.variant)]
-    rows, timed = [], []
+    rows = []
     for device in args.device:
-        for case in selected:
+        sides = ("engine", "torch") if torch_present and device == "cpu" else ("engine",)
+        for index, case in enumerate(cases()):
+            if ((args.quick and not case.quick) or (args.op and case.op not in args.op)
+                    or (args.variant and case.variant not in args.variant)):
+                continue
             if backend.variants(case.op, device) and not backend.runs_on(case.op, case.variant, device):
                 continue  # variants exist per device
             print(f"  {case.name} {case.label} on {device}", file=sys.stderr, flush=True)
-            row, inputs = time_case(case, device, repeats, peaks)
-            rows.append(row)
-            timed.append((case, row, inputs))
-    # PyTorch is imported only now: its OpenMP and MKL runtimes slow the engine's kernels by up
-    # to 30% once loaded, so each side is timed without the other's threads around.
-    torch = torch_or_none()
-    if torch is None:
-        print("PyTorch is not installed: the engine alone was timed (pip install -e '.[bench]')")
-    else:
-        torch.set_num_threads(os.cpu_count())
-        for case, row, inputs in timed:
-            if case.torch is not None and row["device"] == "cpu":  # torch's CPU build
-                time_torch(case, row, inputs, torch, repeats)
+            rows.append(op_row(case, index, device, sides if case.torch else ("engine",), args, peaks))
     print_table(rows, peaks)
     training_rows = []
     if not args.no_training and args.op is None:
-        networks = ["mlp", "cnn"] if args.quick else list(training.NETWORKS)
-        training_rows = training.run(networks, repeats)
-        print("\ntraining step (forward, loss, backward, SGD update)")
-        for r in training_rows:
-            line = f"  {r['network']:<6} engine {1e3 / r['engine_ms']:8.1f} steps/s"
-            if "torch_ms" in r:
-                line += f"  torch {1e3 / r['torch_ms']:8.1f} steps/s  ratio {r['ratio']:.2f}"
-            print(line)
+        sides = ("engine", "torch") if torch_present else ("engine",)
+        for network in args.network or list(training.NETWORKS):
+            print(f"  training step: {network}", file=sys.stderr, flush=True)
+            training_rows.append(training_row(network, sides, args))
+        print_training(training_rows)
     os.makedirs(args.out, exist_ok=True)
-    charts(rows, peaks, args.out)
+    charts(rows, training_rows, peaks, args.out)
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"peaks": peaks, "ops": rows, "training": training_rows}, f, indent=2,
-                      default=str)
+            json.dump({"peaks": peaks, "threads": args.threads, "ops": rows,
+                       "training": training_rows}, f, indent=2, default=str)
     if args.csv:
         with open(args.csv, "w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=sorted({k for r in rows for k in r}))
             writer.writeheader()
             writer.writerows(rows)
     mismatches = [r for r in rows if r["check"] == "MISMATCH"]
-    print(f"\n{len(rows)} cases in {time.perf_counter() - started:.0f} s; charts in {args.out}"
+    print(f"\n{len(rows)} cases, {len(training_rows)} training steps in "
+          f"{time.perf_counter() - started:.0f} s; charts in {args.out}"
           + (f"; {len(mismatches)} reference MISMATCH" if mismatches else ""))
     return 1 if mismatches else 0
 

@@ -53,14 +53,17 @@ def copy_bandwidth(megabytes=256):
     return 2 * source.nbytes / median / 1e9
 
 
-def torch_or_none():
-    """PyTorch, imported with the OpenMP settings it would have without the engine, or None."""
-    ours = os.environ.pop("GOMP_SPINCOUNT", None)  # the engine's setting for its own libgomp
-    try:
-        import torch
-    except ImportError:
-        return None
-    finally:
-        if ours is not None:
-            os.environ["GOMP_SPINCOUNT"] = ours
-    return torch
+def reference_check(case, device):
+    """"ok" when the case's op agrees with kernels/reference on its catalogue case's small
+    inputs, "MISMATCH" when not, "unchecked" without a catalogue case."""
+    import engine as eg
+    from engine import backend
+    from engine.check.catalog import BY_NAME, RandomDrawer
+    reference = BY_NAME.get(case.catalog)
+    if reference is None:
+        return "unchecked"
+    side = 2 if backend.simulated(device) else 4
+    arrays, params = reference.draw(RandomDrawer(np.random.default_rng(0), side=side))
+    got = reference.fn(*(eg.tensor(a, device=device) for a in arrays), **params).numpy()
+    want = reference.reference(*arrays, **params)
+    return "ok" if np.allclose(got, want, rtol=1e-8, atol=1e-8) else "MISMATCH"

@@ -1,20 +1,13 @@
-"""Training-step time of the course networks, engine beside the same network in PyTorch.
+"""The course networks' training steps, in the engine and as the same network in PyTorch.
 
-python -m benchmarks.training [--network mlp cnn dncnn unet] [--repeats N]
-
-One step = forward, loss, backward, optimizer update, on a fixed batch. Both sides start from
-the same weights, so the losses they print agree as well.
+One step = forward, loss, backward, SGD-with-momentum update, on a fixed batch; both sides
+start from the same weights. benchmarks.worker times one side in a process of its own.
 """
-import argparse
-import os
-
 import numpy as np
 
 import engine as eg
 from engine import nn, optim
 from engine.course import models
-
-from .timing import measure, torch_or_none
 
 F = nn.functional
 
@@ -121,45 +114,17 @@ def _torch_forward(torch, model, twins):
     return lambda x: run(model, x)
 
 
-def run(names, repeats):
-    """Every network on the engine first, then (imported only now) in PyTorch, from the same
-    weights: PyTorch's runtimes slow the engine by up to 30% once loaded."""
-    rows, built = [], []
-    for name in names:
-        factory, shape, kind = NETWORKS[name]
-        eg.manual_seed(0)
-        model = factory()
-        rng = np.random.default_rng(0)
-        x = rng.random(shape, dtype=np.float32)
-        target = rng.integers(0, 10, shape[0]) if kind == "classes" else \
-            rng.random(shape, dtype=np.float32)
-        eg.manual_seed(0)
-        twin_source = factory()  # untouched weights for the torch twin
-        ours, ours_iqr = measure(engine_step(model, x, target, kind), repeats=repeats)
-        rows.append({"network": name, "batch": shape, "engine_ms": ours * 1e3,
-                     "engine_iqr_ms": ours_iqr * 1e3})
-        built.append((twin_source, x, target, kind))
-    torch = torch_or_none()
-    if torch is not None:
-        torch.set_num_threads(os.cpu_count())
-        for row, (model, x, target, kind) in zip(rows, built):
-            theirs, _ = measure(torch_step(torch, model, x, target, kind), repeats=repeats)
-            row.update(torch_ms=theirs * 1e3, ratio=row["engine_ms"] / 1e3 / theirs)
-    return rows
-
-
-def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.training", description=__doc__)
-    parser.add_argument("--network", nargs="+", default=list(NETWORKS), choices=list(NETWORKS))
-    parser.add_argument("--repeats", type=int, default=20)
-    args = parser.parse_args(argv)
-    for row in run(args.network, args.repeats):
-        line = (f"{row['network']:<6} batch {str(row['batch']):<18} engine {row['engine_ms']:8.2f} ms "
-                f"(iqr {row['engine_iqr_ms']:.2f})")
-        if "torch_ms" in row:
-            line += f"  torch {row['torch_ms']:8.2f} ms  ratio {row['ratio']:.2f}"
-        print(line)
-
-
-if __name__ == "__main__":
-    main()
+def step(side, name):
+    """One training step of network `name` on `side` ("engine" or "torch"), ready to time; both
+    sides start from the same weights and batch."""
+    factory, shape, kind = NETWORKS[name]
+    eg.manual_seed(0)
+    model = factory()
+    rng = np.random.default_rng(0)
+    x = rng.random(shape, dtype=np.float32)
+    target = (rng.integers(0, 10, shape[0]) if kind == "classes"
+              else rng.random(shape, dtype=np.float32))
+    if side == "engine":
+        return engine_step(model, x, target, kind)
+    import torch
+    return torch_step(torch, model, x, target, kind)

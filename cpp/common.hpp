@@ -9,6 +9,7 @@
 #include <pybind11/pybind11.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -200,11 +201,29 @@ inline py::array output(const char* op, const py::object& out, const py::array& 
 // About this many elementary steps run between two checks for Ctrl-C (a few milliseconds).
 constexpr int64_t kChunkWork = int64_t(1) << 22;
 
+// The threads the parallel loops use: eg.set_num_threads's count, or OpenMP's default (every
+// core, or OMP_NUM_THREADS) while it is 0. One count for the process, as torch's (OpenMP's own
+// setting belongs to the thread that makes it).
+inline std::atomic<int>& thread_setting() {
+    static std::atomic<int> threads{0};
+    return threads;
+}
+
 inline int64_t max_threads() {
 #ifdef _OPENMP
-    return std::max(1, omp_get_max_threads());
+    const int set = thread_setting().load();
+    return set > 0 ? set : std::max(1, omp_get_max_threads());
 #else
     return 1;
+#endif
+}
+
+// The calling thread's index among a parallel loop's threads (0 outside one).
+inline int thread_index() {
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
 #endif
 }
 
@@ -214,13 +233,18 @@ inline int64_t max_threads() {
 // KeyboardInterrupt. Items within a chunk must not write to the same memory.
 template <typename F>
 void parallel_for(int64_t count, int64_t cost, F&& body) {
-    const int64_t step = std::max(max_threads(), kChunkWork / std::max<int64_t>(cost, 1));
+    const int threads = count == 1 ? 1 : static_cast<int>(max_threads());  // 1: no team to wake
+    const int64_t step = std::max<int64_t>(threads, kChunkWork / std::max<int64_t>(cost, 1));
     for (int64_t start = 0; start < count;) {
         const int64_t stop = count - start > step ? start + step : count;
         {
             py::gil_scoped_release release;
-#pragma omp parallel for schedule(static)
-            for (int64_t i = start; i < stop; ++i) body(i);
+            if (threads == 1) {
+                for (int64_t i = start; i < stop; ++i) body(i);
+            } else {
+#pragma omp parallel for schedule(static) num_threads(threads)
+                for (int64_t i = start; i < stop; ++i) body(i);
+            }
         }
         if (PyErr_CheckSignals() != 0) throw py::error_already_set();
         start = stop;

@@ -104,17 +104,22 @@ def test_same_padding_of_an_empty_batch_and_its_gradients():
 
 def test_conv3d_runs_on_its_own_variants_and_chunks_agree(monkeypatch):
     x, w = rand(3, 2, 4, 3, 5, grad=True), rand(4, 2, 2, 3, 2, seed=1, grad=True)
-    with eg.profile() as p:
+    with eg.profile() as p, eg.use_variant(conv3d="im2col"):
         whole = _run(lambda x, w: F.conv3d(x, w, padding=1, stride=(1, 2, 1)), x, w)
     assert "conv3d[im2col]" in {r["name"] for r in p.rows()}
+    with eg.profile() as p:
+        fused = _run(lambda x, w: F.conv3d(x, w, padding=1, stride=(1, 2, 1)), x, w)
+    assert {r["name"] for r in p.rows() if r["name"].startswith("conv3d")} == {"conv3d[fused]"}
     monkeypatch.setattr(cpu_conv, "COLUMN_BUDGET", 2 * 24 * 60 * 8)  # two volumes a chunk
-    chunked = _run(lambda x, w: F.conv3d(x, w, padding=1, stride=(1, 2, 1)), x, w)
-    for got, want in zip([chunked[0]] + chunked[1], [whole[0]] + whole[1]):
-        np.testing.assert_allclose(got, want, atol=1e-12)
+    with eg.use_variant(conv3d="im2col"):
+        chunked = _run(lambda x, w: F.conv3d(x, w, padding=1, stride=(1, 2, 1)), x, w)
+    for other in (chunked, fused):
+        for got, want in zip([other[0]] + other[1], [whole[0]] + whole[1]):
+            np.testing.assert_allclose(got, want, atol=1e-12)
     np.testing.assert_allclose(whole[0], ref.conv3d(x.numpy(), w.numpy(), None, (1, 2, 1), 1),
                                atol=1e-12)
     with pytest.raises(ValueError, match="conv3d: no variant 'winograd' on this device; variants: "
-                                         "im2col"):
+                                         "fused, im2col"):
         F.conv3d(x, w, variant="winograd")
     with eg.use_variant(conv2d="direct"):  # conv1d runs on the conv2d variants
         np.testing.assert_allclose(F.conv1d(rand(2, 3, 6), rand(2, 3, 3)).numpy(),

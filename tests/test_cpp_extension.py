@@ -254,3 +254,59 @@ def test_avg_pool_matches_the_reference_and_its_backward_is_the_adjoint(data, dt
 def test_avg_pool_backward_checks_the_gradient_shape():
     with pytest.raises(ShapeError, match=r"output size 3 is not in \[1, 2\]"):
         _cpp.avg_pool3d_backward(np.ones((1, 1, 1, 3, 3)), (1, 4, 4), TWO, TWO, ZERO)
+
+
+# --- the fused convolution and the threaded matrix product ---------------------------------------
+V = np.zeros((2, 4, 1, 6, 6), np.float32)       # volumes (N, C, D, H, W)
+K = np.zeros((3, 4, 1, 3, 3), np.float32)       # weights (Cout, C/groups, kD, kH, kW)
+WINDOW = (1, 3, 3, 1, 1, 1, 0, 1, 1, 1, 1, 1)   # kernel, stride, padding, dilation
+GY = np.zeros((2, 3, 1, 6, 6), np.float32)
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda: _cpp.conv_forward(V.astype(np.int64), K, None, WINDOW), TypeError, "float32 or float64"),
+    (lambda: _cpp.conv_forward(V, K.astype(np.float64), None, WINDOW), TypeError, "weight has dtype float64"),
+    (lambda: _cpp.conv_forward(V[0], K, None, WINDOW), ValueError, "5 dimensions"),
+    (lambda: _cpp.conv_forward(V[:, :, :, ::2], K, None, WINDOW), ValueError, "C-contiguous"),
+    (lambda: _cpp.conv_forward(V, K, None, WINDOW[:11]), ValueError, "window must hold 12 ints"),
+    (lambda: _cpp.conv_forward(V, K, None, (1, 5, 3) + WINDOW[3:]), ValueError, "weight's shape"),
+    (lambda: _cpp.conv_forward(V, K, None, WINDOW, 2), ValueError, "groups = 2 must divide"),
+    (lambda: _cpp.conv_forward(V, K, None, WINDOW, 0), ValueError, "groups = 0 must divide"),
+    (lambda: _cpp.conv_forward(V, K, np.zeros(4, np.float32), WINDOW), ValueError, "bias must be"),
+    (lambda: _cpp.conv_forward(V, K, None, (1, 9, 3) + WINDOW[3:]), ValueError, "kernel spans"),
+    (lambda: _cpp.conv_forward(V, K, None, WINDOW[:3] + (1, 0, 1) + WINDOW[6:]), ValueError,
+     "stride must be positive"),
+    (lambda: _cpp.conv_backward_input(GY[:, :, :, :5].copy(), K, (1, 6, 6), WINDOW), ValueError,
+     r"grad_output has shape \(2, 3, 1, 5, 6\) but the convolution gives \(2, 3, 1, 6, 6\)"),
+    (lambda: _cpp.conv_backward_input(GY, K, (1, 6), WINDOW), ValueError, "input_size must hold 3"),
+    (lambda: _cpp.conv_backward_input(GY.astype(np.float64), K, (1, 6, 6), WINDOW), TypeError,
+     "weight has dtype float32 but the input is float64"),
+    (lambda: _cpp.conv_backward_weight(V, GY, (3, 4, 1, 3), WINDOW), ValueError, "weight_shape must hold 5"),
+    (lambda: _cpp.conv_backward_weight(V, GY.astype(np.float64), K.shape, WINDOW), TypeError,
+     "grad_output has dtype float64"),
+    (lambda: _cpp.conv_backward_weight(V, GY, (3, 2**40, 1, 3, 3), WINDOW), ValueError, "weight's shape"),
+    (lambda: _cpp.matmul(np.zeros((1, 2, 3)), np.zeros((1, 4, 5)), None), ValueError, "cannot multiply"),
+    (lambda: _cpp.matmul(np.zeros((2, 2, 3)), np.zeros((3, 3, 5)), None), ValueError, "cannot multiply"),
+    (lambda: _cpp.matmul(np.zeros((2, 3)), np.zeros((3, 5)), None), ValueError, "3 dimensions"),
+    (lambda: _cpp.matmul(np.zeros((1, 2, 3), np.float32), np.zeros((1, 3, 5)), None), TypeError,
+     "native float32 or float64"),
+    (lambda: _cpp.matmul(np.zeros((1, 4, 6))[:, ::2, ::2], np.zeros((1, 3, 5)), None), ValueError,
+     "row-major or column-major"),
+    (lambda: _cpp.matmul(np.zeros((1, 2, 3)), np.zeros((1, 3, 5)), np.zeros((1, 5, 2)).transpose(0, 2, 1)),
+     ValueError, "out must be row-major"),
+    (lambda: _cpp.matmul(np.zeros((1, 2, 3)), np.zeros((1, 3, 5)), np.zeros((1, 2, 4))), ValueError,
+     "out must be row-major"),
+])
+def test_fused_conv_and_matmul_bad_input_raises_a_clear_error(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
+
+
+def test_matmul_refuses_an_out_that_shares_memory_and_writes_a_strided_one():
+    a = np.arange(6.0).reshape(1, 2, 3)
+    with pytest.raises(ValueError, match="shares memory"):
+        _cpp.matmul(a, np.ones((1, 3, 3)), a)
+    out = np.zeros((1, 2, 2, 3))
+    _cpp.matmul(a, np.ones((1, 3, 3)), out[:, 1])
+    np.testing.assert_array_equal(out[0, 1], a[0] @ np.ones((3, 3)))
+    assert not out[0, 0].any()

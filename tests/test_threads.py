@@ -1,6 +1,9 @@
 """State that changes behaviour is per thread: grad mode, profiling, variant choice and scratch
 buffers. Two threads training two models get exactly what they get one after the other."""
 import contextlib
+import os
+import subprocess
+import sys
 import gc
 import threading
 
@@ -292,3 +295,42 @@ def test_a_finished_thread_leaves_no_buffers():
     gc.collect()
     assert workspace.cached_bytes(all_threads=True) == mine != theirs
     eg.empty_cache()
+
+
+# --- the kernels' thread count ------------------------------------------------------------------
+def test_set_num_threads_changes_the_kernels_threads_not_their_results():
+    rng = np.random.default_rng(0)
+    x0, w0 = rng.standard_normal((3, 4, 9, 7)), rng.standard_normal((6, 4, 3, 3))
+    a, b = rng.standard_normal((300, 200)), rng.standard_normal((200, 500))
+    before = eg.get_num_threads()
+    results = []
+    try:
+        for n in (1, 2, 3):
+            eg.set_num_threads(n)
+            assert eg.get_num_threads() == n
+            x, w = eg.tensor(x0, requires_grad=True), eg.tensor(w0, requires_grad=True)
+            y = F.conv2d(x, w, padding=1, stride=(1, 2))
+            y.backward(eg.ones_like(y))
+            results.append([y.numpy(), x.grad.numpy(), w.grad.numpy(), (eg.tensor(a) @ eg.tensor(b)).numpy()])
+    finally:
+        eg.set_num_threads(before)
+    for other in results[1:]:
+        for got, want in zip(other, results[0]):
+            np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    for bad in (0, -1, 2.5, True, "2"):
+        with pytest.raises(eg.ArgumentError, match="positive int"):
+            eg.set_num_threads(bad)
+
+
+@pytest.mark.parametrize("order", ["numpy, engine", "engine, numpy"])
+def test_numpys_blas_runs_on_one_thread_and_the_engine_calls_it_whatever_the_import_order(order):
+    """OpenBLAS's own threads would spin over the kernels' threads after each product."""
+    code = (f"import {order}\nfrom kernels.cpu import threads\n"
+            "library, prefix, suffix, _ = threads._find_openblas()\n"
+            "print(getattr(library, prefix + 'openblas_get_num_threads' + suffix)(), "
+            "threads.BLAS_IN_EXTENSION)")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["1", "True"]

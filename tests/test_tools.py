@@ -33,16 +33,30 @@ def test_profile_records_calls_times_and_flops():
 def test_benchmark_harness_checks_times_and_writes_files(tmp_path):
     from benchmarks.__main__ import main
     out = tmp_path / "charts"
-    code = main(["--op", "add", "conv2d", "--variant", "-", "winograd", "--quick", "--no-training",
-                 "--repeats", "2", "--json", str(tmp_path / "b.json"), "--csv", str(tmp_path / "b.csv"),
+    code = main(["--op", "add", "conv2d", "--variant", "-", "fused", "--quick", "--no-training",
+                 "--no-torch", "--rounds", "1", "--repeats", "2", "--threads", "1",
+                 "--json", str(tmp_path / "b.json"), "--csv", str(tmp_path / "b.csv"),
                  "--out", str(out)])
     assert code == 0
     report = json.loads((tmp_path / "b.json").read_text())
     names = {(r["op"], r["variant"]) for r in report["ops"]}
-    assert ("add", "-") in names and ("conv2d", "winograd") in names
+    assert ("add", "-") in names and ("conv2d", "fused") in names
     for row in report["ops"]:
         assert row["check"] == "ok" and row["forward_ms"] > 0 and 0 < row["roofline_fraction"]
         assert np.isfinite(row["gflops"]) and row["forward_backward_ms"] > 0
+        assert row["threads"] == 1  # each worker process ran on the threads it was given
     assert report["peaks"]["gflops"] > 0 and report["peaks"]["gbytes_per_s"] > 0
-    assert (tmp_path / "b.csv").read_text().startswith("check,")
+    assert (tmp_path / "b.csv").read_text().startswith("added_mb,")
     assert "roofline.png" in os.listdir(out)
+
+
+def test_benchmark_worker_times_a_training_step_in_a_process_of_its_own():
+    import subprocess
+    import sys
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    done = subprocess.run([sys.executable, "-m", "benchmarks.worker", "engine", "train", "mlp",
+                           "--repeats", "2", "--threads", "2"], capture_output=True, text=True,
+                          cwd=root, timeout=300)
+    assert done.returncode == 0, done.stderr
+    row = json.loads(done.stdout)
+    assert row["step_ms"] > 0 and row["threads"] == 2 and np.isfinite(row["added_mb"])

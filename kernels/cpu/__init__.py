@@ -17,12 +17,13 @@ from .index import *        # noqa: F401,F403,E402
 from .linalg import *       # noqa: F401,F403,E402
 from .dropout import *      # noqa: F401,F403,E402
 from .pool import *         # noqa: F401,F403,E402
-from . import conv, optim   # noqa: E402
+from . import conv, fused, optim, threads  # noqa: E402
 
 globals().update(primitives(np))
 
 # named implementations, the default first (see kernels/contract.py)
 VARIANTS = {"conv2d": conv.CONV2D_VARIANTS, "conv3d": conv.CONV3D_VARIANTS,
             "matmul": {"blas": matmul},  # noqa: F405
-            "sgd_step": {"fused": optim.sgd_step}, "adam_step": {"fused": optim.adam_step}}
+            "sgd_step": {"fused": optim.sgd_step}, "adam_step": {"fused": optim.adam_step},
+            **fused.VARIANTS}
 AUTO = {"conv2d": conv.choose_conv2d}

@@ -8,9 +8,15 @@
   convolution, with the filter flipped);
 - "direct": one small product per kernel offset on shifted views of the padded input, with no
   column buffer;
-- "auto" (the default, choose_conv2d): winograd where it applies and the layer is wide enough,
-  else im2col, unless one image's column buffer would be huge (a padding far beyond the
-  kernel): then direct.
+- "fused" (conv2d and conv3d, where numpy's BLAS could be handed to the extension): the C++
+  loop of cpp/conv.cpp, whose tasks each copy a block of one image's output lines into a small
+  per-thread column buffer and multiply it at once (bias included), all threads busy even on
+  a few small images;
+- "auto" (the default, choose_conv2d): fused; without it, winograd where it applies and the
+  layer is wide enough, else im2col, unless one image's column buffer would be huge (a
+  padding far beyond the kernel): then direct.
+
+The products run on the extension's threads (kernels/cpu/threads.py, linalg.batched_matmul).
 
 Arrays reach the C++ extension C-contiguous, aligned and in native byte order (`native`).
 
@@ -24,7 +30,8 @@ import numpy as np
 from ..contract import Conv2dKernels
 from ..errors import ShapeError, VariantError
 from ..geometry import as_volume, volume_args, window_output_size
-from . import _cpp
+from . import _cpp, threads
+from .linalg import batched_matmul
 from .workspace import scratch
 
 # Column buffers of a chunk of the batch: small enough that a convolution's scratch (forward
@@ -105,7 +112,7 @@ def _cpp_forward(x, w, g):
         cols = _grouped(_columns(x[part], g, "cols"), g.groups)
         out = _grouped(y[part], g.groups)
         for i in range(g.groups):
-            np.matmul(wg[i], cols[:, i], out=out[:, i])
+            batched_matmul(wg[i][None], cols[:, i], out=out[:, i])
     return y.reshape((g.n, g.cout) + g.out)
 
 
@@ -118,7 +125,7 @@ def _cpp_backward_input(gy, w, g):
         gcols = scratch("gcols", (count, g.groups * g.kg, g.positions), gy.dtype)
         grouped, gyg = _grouped(gcols, g.groups), _grouped(gy[part], g.groups)
         for i in range(g.groups):
-            np.matmul(wg[i].T, gyg[:, i], out=grouped[:, i])
+            batched_matmul(wg[i].T[None], gyg[:, i], out=grouped[:, i])
         out = g.volume(gx[part], count)
         _cpp.col2vol(gcols, count, g.c, *out.shape[2:], *g.volume_args(), out=out)
     return gx
@@ -132,7 +139,7 @@ def _cpp_backward_weight(x, gy, g):
         gyg = _grouped(gy[part], g.groups)
         for i in range(g.groups):
             # one batched product, then a sum over the (small) per-image results
-            gw[i] += np.matmul(gyg[:, i], cols[:, i].transpose(0, 2, 1)).sum(axis=0)
+            gw[i] += batched_matmul(gyg[:, i], cols[:, i].transpose(0, 2, 1)).sum(axis=0)
     return gw.reshape((g.cout, g.cg) + g.kernel)
 
 
@@ -220,7 +227,7 @@ def _winograd_conv(x, w, padding, out_hw):
         count = part.stop - part.start
         v = scratch("winograd_v", (16, x.shape[1], count * tiles), x.dtype)
         _cpp.winograd_input(x[part], ph, pw, oh, ow, out=v)
-        m = np.matmul(filters, v, out=scratch("winograd_m", (16, cout, count * tiles), x.dtype))
+        m = batched_matmul(filters, v, out=scratch("winograd_m", (16, cout, count * tiles), x.dtype))
         _cpp.winograd_output(m, count, oh, ow, out=y[part])
     return y
 
@@ -247,7 +254,7 @@ def _winograd_backward_weight(x, gy, g):
                                 out=scratch("winograd_v", (16, g.c, count * tiles), x.dtype))
         gm = _cpp.winograd_output_grad(
             gy[part], out=scratch("winograd_m", (16, g.cout, count * tiles), gy.dtype))
-        grad += np.matmul(gm, v.transpose(0, 2, 1))
+        grad += batched_matmul(gm, v.transpose(0, 2, 1))
     # the adjoint of the filter transform G g G^T
     return np.einsum("ij,iloc,lk->ocjk", _G, grad.reshape(4, 4, g.cout, g.c), _G).astype(gy.dtype)
 
@@ -272,12 +279,56 @@ def _kernels(forward, backward_input, backward_weight):
     return Conv2dKernels(conv_forward, conv_backward_input, conv_backward_weight)
 
 
+# --- fused: im2col of a block of output lines and its product, in one C++ loop ------------------
+def _fused_kernels():
+    """The C++ convolution of cpp/conv.cpp: each task copies a block of one image's output lines
+    into its thread's small column buffer and multiplies it at once with BLAS."""
+    def weight_volume(shape):
+        return tuple(shape[:2]) + as_volume(shape[2:])
+
+    def forward(x, w, b, stride, padding, dilation, groups):
+        x, w = native(x), native(w)
+        g = _Geometry(x.shape, w.shape, stride, padding, dilation, groups)
+        if 0 in x.shape or 0 in w.shape:  # nothing to multiply: im2col's loops handle it
+            return CONV2D_VARIANTS["im2col"].forward(x, w, b, stride, padding, dilation, groups)
+        bias = None if b is None else native(np.asarray(b, x.dtype))
+        y = _cpp.conv_forward(g.volume(x, g.n), w.reshape(weight_volume(w.shape)), bias,
+                              g.volume_args(), groups)
+        return y.reshape((g.n, g.cout) + g.out)
+
+    def backward_input(gy, w, x_shape, stride, padding, dilation, groups):
+        gy, w = native(gy), native(w)
+        g = _Geometry(x_shape, w.shape, stride, padding, dilation, groups)
+        if 0 in x_shape or 0 in w.shape:
+            return CONV2D_VARIANTS["im2col"].backward_input(gy, w, x_shape, stride, padding,
+                                                            dilation, groups)
+        gx = _cpp.conv_backward_input(gy.reshape((g.n, g.cout) + as_volume(g.out)),
+                                      w.reshape(weight_volume(w.shape)), as_volume(g.size),
+                                      g.volume_args(), groups)
+        return gx.reshape(x_shape)
+
+    def backward_weight(x, gy, w_shape, stride, padding, dilation, groups):
+        x, gy = native(x), native(gy)
+        g = _Geometry(x.shape, w_shape, stride, padding, dilation, groups)
+        if 0 in x.shape or 0 in w_shape:
+            return CONV2D_VARIANTS["im2col"].backward_weight(x, gy, w_shape, stride, padding,
+                                                             dilation, groups)
+        gw = _cpp.conv_backward_weight(g.volume(x, g.n), gy.reshape((g.n, g.cout) + as_volume(g.out)),
+                                       weight_volume(w_shape), g.volume_args(), groups)
+        return gw.reshape(w_shape)
+    return Conv2dKernels(forward, backward_input, backward_weight)
+
+
+# "fused" needs numpy's BLAS in the extension (kernels/cpu/threads.py): numpy's OpenBLAS wheels
+FUSED = {"fused": _fused_kernels()} if threads.BLAS_IN_EXTENSION else {}
+
 CONV2D_VARIANTS = {
+    **FUSED,
     "im2col": _kernels(_cpp_forward, _cpp_backward_input, _cpp_backward_weight),
     "winograd": _kernels(_winograd_forward, _winograd_backward_input, _winograd_backward_weight),
     "direct": _kernels(_direct_forward, _direct_backward_input, _direct_backward_weight),
 }
-CONV3D_VARIANTS = {"im2col": CONV2D_VARIANTS["im2col"]}
+CONV3D_VARIANTS = {**FUSED, "im2col": CONV2D_VARIANTS["im2col"]}
 
 # Below this many input or output channels the 16 Winograd products are too thin to pay for
 # the transforms (measured: 64x1x28x28 * 32x1x3x3 takes 20 ms with winograd, 2.5 with im2col).
@@ -285,8 +336,12 @@ WINOGRAD_MIN_CHANNELS = 16
 
 
 def choose_conv2d(x_shape, w_shape, stride, padding, dilation, groups):
-    """The "auto" rule: winograd where it applies and the layer is wide enough, else im2col, or
-    direct where one image's column buffer would pass MAX_IMAGE_COLUMNS elements."""
+    """The "auto" rule: fused wherever it exists (python -m benchmarks measures it ahead of
+    im2col and Winograd on every course layer); else winograd where it applies and the layer is
+    wide enough, else im2col, or direct where one image's column buffer would pass
+    MAX_IMAGE_COLUMNS elements."""
+    if FUSED:
+        return "fused"
     g = _Geometry(x_shape, w_shape, stride, padding, dilation, groups)
     wide = min(g.c, g.cout) >= WINOGRAD_MIN_CHANNELS
     if wide and winograd_applies(g):

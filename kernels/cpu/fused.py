@@ -1,0 +1,78 @@
+"""One-pass C++ kernels (cpp/pointwise.cpp) in place of composites of kernels/composite.py:
+each is the CPU's "fused" variant of its composite, which stays available as "composite" and
+runs wherever the C++ kernel does not apply (integer or mixed dtypes, shapes that differ, an
+empty channel)."""
+import importlib
+import math
+
+import numpy as np
+
+from .. import composite
+from . import _cpp
+
+
+def _table():
+    """This backend's module, whose primitives the composites run on."""
+    return importlib.import_module(__package__)
+
+
+def _floats(*arrays):
+    """The arrays as native, aligned, C-contiguous arrays of their common float32 or float64
+    dtype, or None where they differ in shape or are not floating point."""
+    dtype = np.result_type(*arrays)
+    if dtype not in (np.float32, np.float64) or any(a.shape != arrays[0].shape for a in arrays):
+        return None
+    return [np.require(a, dtype, "CA") for a in arrays]
+
+
+def _one_pass(name, a, gy):
+    """The C++ kernel `name` of (a, grad_output), or the composite where it does not apply."""
+    ready = _floats(a, gy)
+    if ready is None:
+        return getattr(composite, name)(_table(), a, gy)
+    return getattr(_cpp, name)(*ready)
+
+
+def relu_backward(x, gy):
+    return _one_pass("relu_backward", x, gy)
+
+
+def sigmoid_backward(y, gy):
+    return _one_pass("sigmoid_backward", y, gy)
+
+
+def tanh_backward(y, gy):
+    return _one_pass("tanh_backward", y, gy)
+
+
+def _channels(x):
+    """x (N, C, *) viewed as (N, C, S)."""
+    return x.reshape(x.shape[0], x.shape[1], math.prod(x.shape[2:]))
+
+
+def _vector(v, dtype):
+    return None if v is None else np.require(v, dtype, "CA")
+
+
+def batch_norm_forward(x, weight, bias, eps):
+    ready = _floats(x)
+    if ready is None or x.ndim < 2 or x.size == 0:
+        return composite.batch_norm_forward(_table(), x, weight, bias, eps)
+    x = ready[0]
+    y, mean, var, invstd = _cpp.batch_norm_forward(_channels(x), _vector(weight, x.dtype),
+                                                   _vector(bias, x.dtype), float(eps))
+    return y.reshape(x.shape), mean, var, invstd
+
+
+def batch_norm_backward(x, gy, mean, invstd, weight):
+    ready = _floats(x, gy)
+    if ready is None or x.ndim < 2 or x.size == 0:
+        return composite.batch_norm_backward(_table(), x, gy, mean, invstd, weight)
+    x, gy = ready
+    gx, gw, gb = _cpp.batch_norm_backward(_channels(x), _channels(gy), _vector(mean, x.dtype),
+                                          _vector(invstd, x.dtype), _vector(weight, x.dtype))
+    return gx.reshape(x.shape), gw, gb
+
+
+VARIANTS = {f.__name__: {"fused": f} for f in (relu_backward, sigmoid_backward, tanh_backward,
+                                               batch_norm_forward, batch_norm_backward)}

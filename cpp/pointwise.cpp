@@ -1,5 +1,5 @@
-// Memory-bound kernels in one pass each, on the extension's threads: ReLU and the backward
-// passes of ReLU, sigmoid and tanh (one read of each operand, one write), and batch norm's
+// Memory-bound kernels in one pass each, on the extension's threads: ReLU, leaky ReLU and the
+// backward passes of ReLU, leaky ReLU, sigmoid and tanh (one read of each operand, one write), and batch norm's
 // training forward and backward over (N, C, S) views, one channel per task, with the
 // statistics summed in double. The "fused" variants of the composites they replace
 // (kernels/composite.py), which the tests cross-check them against.
@@ -112,6 +112,17 @@ void bind_pointwise(py::module_& m) {
         return binary("relu_backward", "x", "grad_output", x, gy,
                       [](auto xv, auto g) { return xv > 0 ? g : decltype(g)(0); });
     }, py::arg("x"), py::arg("grad_output"), "grad_output where x > 0, else 0 (torch's).");
+    m.def("leaky_relu", [](O x, double slope) {
+        return binary("leaky_relu", "x", "x", x, x, [slope](auto xv, auto) {
+            return xv > 0 ? xv : xv * decltype(xv)(slope);
+        });
+    }, py::arg("x"), py::arg("negative_slope"), "x where x > 0, else x * negative_slope.");
+    m.def("leaky_relu_backward", [](O x, O gy, double slope) {
+        return binary("leaky_relu_backward", "x", "grad_output", x, gy, [slope](auto xv, auto g) {
+            return xv > 0 ? g : g * decltype(g)(slope);
+        });
+    }, py::arg("x"), py::arg("grad_output"), py::arg("negative_slope"),
+       "grad_output where x > 0, else grad_output * negative_slope.");
     m.def("sigmoid_backward", [](O y, O gy) {
         return binary("sigmoid_backward", "y", "grad_output", y, gy,
                       [](auto yv, auto g) { return g * (yv * (1 - yv)); });

@@ -72,7 +72,7 @@ def test_composites_are_the_tables_attributes_unless_a_backend_fuses_them():
                 assert default.func is getattr(composite, name)
 
 
-OVERRIDABLE_CASES = ("softmax", "log_softmax", "cross_entropy", "relu", "sigmoid", "tanh",
+OVERRIDABLE_CASES = ("softmax", "log_softmax", "cross_entropy", "relu", "leaky_relu", "sigmoid", "tanh",
                      "batch_norm_train")
 
 

@@ -18,17 +18,17 @@ class ReLU(Function):
         return self.kernels.relu(x)
 
     def backward(self, gy):
-        return (self.kernels.relu_backward(self.saved[0], gy),)
+        return (self.kernel("relu_backward")(self.saved[0], gy),)
 
 
 class LeakyReLU(Function):
     def forward(self, x, negative_slope):
         self.save(x, negative_slope)
-        return self.kernels.leaky_relu(x, negative_slope)
+        return self.kernel("leaky_relu")(x, negative_slope)
 
     def backward(self, gy):
         x, slope = self.saved
-        return self.kernels.leaky_relu_backward(x, gy, slope), None
+        return self.kernel("leaky_relu_backward")(x, gy, slope), None
 
 
 class Sigmoid(Function):
@@ -38,7 +38,7 @@ class Sigmoid(Function):
         return y
 
     def backward(self, gy):
-        return (self.kernels.sigmoid_backward(self.saved[0], gy),)
+        return (self.kernel("sigmoid_backward")(self.saved[0], gy),)
 
 
 class Tanh(Function):
@@ -48,7 +48,7 @@ class Tanh(Function):
         return y
 
     def backward(self, gy):
-        return (self.kernels.tanh_backward(self.saved[0], gy),)
+        return (self.kernel("tanh_backward")(self.saved[0], gy),)
 
 
 class Softmax(Function):

@@ -16,7 +16,7 @@ class BatchNorm(Function):
 
     def forward(self, x, weight, bias, eps, running, momentum):
         k = self.kernels
-        y, mean, var, invstd = k.batch_norm_forward(x, weight, bias, eps)
+        y, mean, var, invstd = self.kernel("batch_norm_forward")(x, weight, bias, eps)
         self.save(x, mean, invstd, weight)
         self.eps = eps
         count = x.size // x.shape[1]
@@ -30,7 +30,7 @@ class BatchNorm(Function):
         k = self.kernels
         if k.differentiable:  # recording: the statistics again, as functions of x
             _, mean, _, invstd = k.batch_norm_forward(x, None, None, self.eps)
-        gx, gw, gb = k.batch_norm_backward(x, gy, mean, invstd, weight)
+        gx, gw, gb = self.kernel("batch_norm_backward")(x, gy, mean, invstd, weight)
         need = self.needs_input_grad
         return gx, gw if need[1] else None, gb if need[2] else None, None, None, None
 

@@ -73,8 +73,9 @@ def sigmoid(x):
 
 
 def relu(x):
-    if x.dtype in (np.float32, np.float64):  # one pass on the extension's threads
-        return _cpp.relu(np.require(x, requirements="CA"))
+    if (isinstance(x, np.ndarray) and x.dtype in (np.float32, np.float64) and x.flags.c_contiguous
+            and x.flags.aligned):
+        return _cpp.relu(x)  # one pass on the extension's threads
     return np.maximum(x, 0).astype(x.dtype, copy=False)
 
 

@@ -19,10 +19,15 @@ def _table():
 def _floats(*arrays):
     """The arrays as native, aligned, C-contiguous arrays of their common float32 or float64
     dtype, or None where they differ in shape or are not floating point."""
+    first = arrays[0]
+    if first.dtype in (np.float32, np.float64) and all(
+            isinstance(a, np.ndarray) and a.dtype == first.dtype and a.shape == first.shape and a.flags.c_contiguous
+            and a.flags.aligned for a in arrays):
+        return arrays  # as they are: the common case, without numpy's checks
     dtype = np.result_type(*arrays)
     if dtype not in (np.float32, np.float64) or any(a.shape != arrays[0].shape for a in arrays):
         return None
-    return [np.require(a, dtype, "CA") for a in arrays]
+    return [np.require(a, dtype, "CA") for a in arrays]  # numpy scalars become 0-d arrays
 
 
 def _one_pass(name, a, gy):
@@ -35,6 +40,20 @@ def _one_pass(name, a, gy):
 
 def relu_backward(x, gy):
     return _one_pass("relu_backward", x, gy)
+
+
+def leaky_relu(x, slope):
+    ready = _floats(x)
+    if ready is None:
+        return composite.leaky_relu(_table(), x, slope)
+    return _cpp.leaky_relu(ready[0], float(slope))
+
+
+def leaky_relu_backward(x, gy, slope):
+    ready = _floats(x, gy)
+    if ready is None:
+        return composite.leaky_relu_backward(_table(), x, gy, slope)
+    return _cpp.leaky_relu_backward(*ready, float(slope))
 
 
 def sigmoid_backward(y, gy):
@@ -74,5 +93,6 @@ def batch_norm_backward(x, gy, mean, invstd, weight):
     return gx.reshape(x.shape), gw, gb
 
 
-VARIANTS = {f.__name__: {"fused": f} for f in (relu_backward, sigmoid_backward, tanh_backward,
+VARIANTS = {f.__name__: {"fused": f} for f in (relu_backward, leaky_relu, leaky_relu_backward,
+                                               sigmoid_backward, tanh_backward,
                                                batch_norm_forward, batch_norm_backward)}

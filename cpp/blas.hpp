@@ -34,6 +34,12 @@ inline void require_blas_extent(const char* op, int64_t extent) {
                     " passes the 32-bit BLAS's limit of 2**31 - 1");
 }
 
+// The cost, in parallel_for's loop steps, of a product of m*n*k multiply-adds: BLAS runs
+// about 32 of them in the time of one step of a scalar loop (SIMD fused multiply-adds), so a
+// chunk between two Ctrl-C checks stays a few milliseconds long instead of a few dozen
+// microseconds, which would wake the thread team for each pair of tasks.
+inline int64_t gemm_cost(int64_t m, int64_t n, int64_t k) { return m * n * k / 32 + 1; }
+
 // C (m x n, row stride ldc) = alpha op(A) op(B) + beta C, all row-major, as cblas_?gemm; the
 // extents were checked with require_blas_extent.
 template <typename T>

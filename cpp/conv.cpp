@@ -57,7 +57,7 @@ template <typename T>
 void forward(const T* x, const T* w, const T* bias, T* y, const Conv& p) {
     const Geometry& g = p.g;
     ThreadBuffers<T> buffers;
-    parallel_for(g.n * p.blocks, g.rows * p.block_lines * g.o[2] * p.og, [&](int64_t task) {
+    parallel_for(g.n * p.blocks, gemm_cost(g.rows, p.block_lines * g.o[2], p.og), [&](int64_t task) {
         const int64_t n = task / p.blocks, l0 = task % p.blocks * p.block_lines;
         const int64_t l1 = std::min(l0 + p.block_lines, lines(g)), width = (l1 - l0) * g.o[2];
         T* cols = buffers.get(g.rows * width);
@@ -81,7 +81,8 @@ void backward_input(const T* gy, const T* w, T* gx, const Conv& p) {
     const int64_t per_image = std::min(g.c, ceil_div(max_threads(), g.n));
     const int64_t channels = ceil_div(g.c, per_image);  // channels per task
     ThreadBuffers<T> buffers;
-    parallel_for(g.n * ceil_div(g.c, channels), g.rows * g.out * p.og / per_image, [&](int64_t task) {
+    parallel_for(g.n * ceil_div(g.c, channels), gemm_cost(g.rows / per_image, g.out, p.og),
+                 [&](int64_t task) {
         const int64_t tasks_per_image = ceil_div(g.c, channels);
         const int64_t n = task / tasks_per_image, c0 = task % tasks_per_image * channels;
         const int64_t c1 = std::min(c0 + channels, g.c);
@@ -115,7 +116,7 @@ void backward_weight(const T* x, const T* gy, T* gw, const Conv& p) {
     const int64_t size = p.cout * p.kg;
     std::vector<std::vector<T>> sums(max_threads());
     ThreadBuffers<T> buffers;
-    parallel_for(g.n * p.blocks, g.rows * p.block_lines * g.o[2] * p.og, [&](int64_t task) {
+    parallel_for(g.n * p.blocks, gemm_cost(g.rows, p.block_lines * g.o[2], p.og), [&](int64_t task) {
         const int64_t n = task / p.blocks, l0 = task % p.blocks * p.block_lines;
         const int64_t l1 = std::min(l0 + p.block_lines, lines(g)), width = (l1 - l0) * g.o[2];
         auto& sum = sums[thread_index()];

@@ -80,7 +80,7 @@ void batched(const Operand& a, const Operand& b, T* c, int64_t c_batch, int64_t 
         for (int64_t i = 0; i < batch; ++i) task_body(i);
         return;
     }
-    parallel_for(batch * parts, work / parts, task_body);
+    parallel_for(batch * parts, gemm_cost(m, n, k) / parts, task_body);
 }
 
 }  // namespace

@@ -224,8 +224,10 @@ def _seed(root, grad, create_graph):
         if create_graph:
             return grad
         grad = k.copy(grad.data)
-    else:
-        grad = k.from_host(np.array(grad))
+    else:  # the caller's array, seen read-only: never written, copied only into a .grad
+        grad = np.asarray(grad).view()
+        grad.flags.writeable = False
+        grad = k.from_host(grad)
     if tuple(grad.shape) != root.shape:
         raise ShapeError(f"backward: grad has shape {tuple(grad.shape)} but the tensor "
                          f"has shape {root.shape}")

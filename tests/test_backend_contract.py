@@ -132,3 +132,35 @@ def test_devices_are_known_in_one_place():
     with pytest.raises(eg.DeviceError, match="unknown device 'tpu'"):
         eg.zeros(2, device="tpu")
     assert backend.why_unavailable("cpu") is None and backend.simulated("cpu") is False
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_cpu_one_pass_kernels_agree_with_their_composites_past_the_small_size(dtype):
+    """The C++ kernels run from kernels.cpu.fused.SMALL elements up (numpy below)."""
+    from kernels.cpu import fused
+    k = backend.table("cpu")
+    rng = np.random.default_rng(0)
+    shape = (3, 5, 17, 23)
+    assert np.prod(shape) >= fused.SMALL
+    x, gy = (rng.standard_normal(shape).astype(dtype) for _ in range(2))
+    x[0, 0, 0, :3] = [0.0, np.nan, -np.inf]
+    y = np.tanh(x)
+    w, b = rng.standard_normal(5).astype(dtype), rng.standard_normal(5).astype(dtype)
+    tol = dict(rtol=1e-5, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
+    calls = {"relu_backward": (x, gy), "leaky_relu": (x, 0.1), "leaky_relu_backward": (x, gy, 0.1),
+             "sigmoid_backward": (y, gy), "tanh_backward": (y, gy)}
+    for name, args in calls.items():
+        got, want = k.variants[name]["fused"](*args), k.variants[name]["composite"](*args)
+        assert got.dtype == want.dtype == dtype, name
+        np.testing.assert_allclose(got, want, equal_nan=True, err_msg=name, **tol)
+    np.testing.assert_array_equal(k.relu(x), np.maximum(x, 0))
+    x = np.nan_to_num(x, neginf=-3.0)
+    got = k.variants["batch_norm_forward"]["fused"](x, w, b, 1e-5)
+    want = k.variants["batch_norm_forward"]["composite"](x, w, b, 1e-5)
+    for g, v in zip(got, want):
+        np.testing.assert_allclose(g, v, **tol)
+    mean, invstd = want[1], want[3]
+    got = k.variants["batch_norm_backward"]["fused"](x, gy, mean, invstd, w)
+    want = k.variants["batch_norm_backward"]["composite"](x, gy, mean, invstd, w)
+    for g, v in zip(got, want):
+        np.testing.assert_allclose(g, v, **tol)

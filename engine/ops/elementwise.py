@@ -83,6 +83,10 @@ def cast(x, dtype):
 def promote(op, *xs, to_float=False):
     """The operands (Tensors, numpy arrays and scalars, numbers) cast to their result dtype
     (float32 for an integer one when to_float), with that dtype."""
+    if all(isinstance(x, Tensor) and x.dtype == xs[0].dtype for x in xs):  # the common case
+        dtype = np.dtype(xs[0].dtype)
+        if not to_float or dtype.kind == "f":
+            return list(xs), dtype
     converted = operands(*xs)
     if converted is None:
         raise DTypeError(f"{op}: expected tensors or numbers, got "

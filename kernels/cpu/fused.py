@@ -1,7 +1,7 @@
 """One-pass C++ kernels (cpp/pointwise.cpp) in place of composites of kernels/composite.py:
 each is the CPU's "fused" variant of its composite, which stays available as "composite" and
 runs wherever the C++ kernel does not apply (integer or mixed dtypes, shapes that differ, an
-empty channel)."""
+empty channel) or would not pay (a small array)."""
 import importlib
 import math
 
@@ -16,10 +16,16 @@ def _table():
     return importlib.import_module(__package__)
 
 
+# Below this many elements numpy's own calls cost less than preparing the C++ call.
+SMALL = 4096
+
+
 def _floats(*arrays):
     """The arrays as native, aligned, C-contiguous arrays of their common float32 or float64
-    dtype, or None where they differ in shape or are not floating point."""
+    dtype, or None where they differ in shape, are not floating point or are small."""
     first = arrays[0]
+    if first.size < SMALL:
+        return None
     if first.dtype in (np.float32, np.float64) and all(
             isinstance(a, np.ndarray) and a.dtype == first.dtype and a.shape == first.shape and a.flags.c_contiguous
             and a.flags.aligned for a in arrays):

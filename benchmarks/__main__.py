@@ -179,6 +179,7 @@ def main(argv=None):
     parser.add_argument("--network", nargs="+", choices=list(training.NETWORKS),
                         help="training steps to time (default: all)")
     parser.add_argument("--no-training", action="store_true", help="skip the training steps")
+    parser.add_argument("--no-ops", action="store_true", help="only the training steps")
     parser.add_argument("--no-torch", action="store_true", help="time the engine alone")
     parser.add_argument("--json", help="write every row to this file")
     parser.add_argument("--csv", help="write the op rows to this CSV file")
@@ -194,7 +195,7 @@ def main(argv=None):
           "each library in its own process", flush=True)
     peaks = {"gflops": sgemm_rate(), "gbytes_per_s": copy_bandwidth()}
     rows = []
-    for device in args.device:
+    for device in [] if args.no_ops else args.device:
         sides = ("engine", "torch") if torch_present and device == "cpu" else ("engine",)
         for index, case in enumerate(cases()):
             if ((args.quick and not case.quick) or (args.op and case.op not in args.op)

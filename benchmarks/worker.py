@@ -13,6 +13,7 @@ resident memory that running the item added to the process once its inputs exist
 import numpy as np  # noqa: I001  (first, as users import it)
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -47,17 +48,18 @@ def host_inputs(case):
     return [[rng.standard_normal(s, dtype=np.float32) for s in case.shapes] for _ in range(copies)]
 
 
-def engine_op(case, device, repeats):
+def variant_choice(case, device):
+    """The context that runs the case's variant (on a device that has variants of its op)."""
     import engine as eg
     from engine import backend
-    from .timing import measure, reference_check
     if backend.variants(case.op, device):
-        with eg.use_variant(**{case.op: case.variant}):
-            return _engine_op(eg, case, device, repeats, measure, reference_check)
-    return _engine_op(eg, case, device, repeats, measure, reference_check)
+        return eg.use_variant(**{case.op: case.variant})
+    return contextlib.nullcontext()
 
 
-def _engine_op(eg, case, device, repeats, measure, reference_check):
+def engine_op(case, device):
+    import engine as eg
+    from .timing import reference_check
     host = host_inputs(case)
     inputs = rotated(lambda it=iter(host): [eg.tensor(a, device=device, requires_grad=True)
                                             for a in next(it)], len(host))
@@ -77,7 +79,7 @@ def _engine_op(eg, case, device, repeats, measure, reference_check):
     return row, forward, forward_backward if case.backward else None
 
 
-def torch_op(case, repeats):
+def torch_op(case):
     import torch
     host = host_inputs(case)
     inputs = rotated(lambda it=iter(host): [torch.tensor(a, requires_grad=True) for a in next(it)],
@@ -118,13 +120,17 @@ def main(argv=None):
 
     if args.kind == "op":
         case = cases()[int(args.item)]
-        row, forward, forward_backward = (engine_op(case, args.device, args.repeats)
-                                          if args.side == "engine" else torch_op(case, args.repeats))
-        row["forward_ms"], row["forward_iqr_ms"] = (1e3 * t for t in measure(
-            forward, repeats=args.repeats, device=args.device))
-        if forward_backward is not None:
-            row["forward_backward_ms"], row["forward_backward_iqr_ms"] = (1e3 * t for t in measure(
-                forward_backward, repeats=args.repeats, device=args.device))
+        engine_side = args.side == "engine"
+        # the variant is chosen for the timed runs too, not only while the inputs are built
+        with variant_choice(case, args.device) if engine_side else contextlib.nullcontext():
+            row, forward, forward_backward = (engine_op(case, args.device) if engine_side
+                                              else torch_op(case))
+            row["forward_ms"], row["forward_iqr_ms"] = (1e3 * t for t in measure(
+                forward, repeats=args.repeats, device=args.device))
+            if forward_backward is not None:
+                row["forward_backward_ms"], row["forward_backward_iqr_ms"] = (
+                    1e3 * t for t in measure(forward_backward, repeats=args.repeats,
+                                             device=args.device))
     else:
         step = training.step(args.side, args.item)
         row = {"before_mb": resident_mb()}

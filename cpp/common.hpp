@@ -201,6 +201,10 @@ inline py::array output(const char* op, const py::object& out, const py::array& 
 // About this many elementary steps run between two checks for Ctrl-C (a few milliseconds).
 constexpr int64_t kChunkWork = int64_t(1) << 22;
 
+// Below about this many elementary steps in all (tens of microseconds), a loop runs on the
+// calling thread: waking the others would cost more.
+constexpr int64_t kSerialWork = int64_t(1) << 15;
+
 // The threads the parallel loops use: eg.set_num_threads's count, or OpenMP's default (every
 // core, or OMP_NUM_THREADS) while it is 0. One count for the process, as torch's (OpenMP's own
 // setting belongs to the thread that makes it).
@@ -233,7 +237,9 @@ inline int thread_index() {
 // KeyboardInterrupt. Items within a chunk must not write to the same memory.
 template <typename F>
 void parallel_for(int64_t count, int64_t cost, F&& body) {
-    const int threads = count == 1 ? 1 : static_cast<int>(max_threads());  // 1: no team to wake
+    // One item, or too little work in all to pay for waking the team: the calling thread alone.
+    const bool alone = count == 1 || count < kSerialWork / std::max<int64_t>(cost, 1);
+    const int threads = alone ? 1 : static_cast<int>(max_threads());
     const int64_t step = std::max<int64_t>(threads, kChunkWork / std::max<int64_t>(cost, 1));
     for (int64_t start = 0; start < count;) {
         const int64_t stop = count - start > step ? start + step : count;

@@ -43,18 +43,14 @@ Operand operand(const char* op, const char* name, const py::array& a, const py::
                 "(copy it with numpy.ascontiguousarray)");
 }
 
-// Multiply-adds below which a product is not worth splitting among threads (about 20 us).
-constexpr int64_t kParallelWork = int64_t(1) << 20;
-
 template <typename T>
 void batched(const Operand& a, const Operand& b, T* c, int64_t c_batch, int64_t ldc,
              int64_t batch, int64_t m, int64_t n, int64_t k) {
     // Split each product into parts along its longer side until every thread has one, but
-    // keep parts at least 64 wide; a small batch of small products runs on the calling thread
-    // (waking the others would cost more).
-    const int64_t threads = max_threads(), work = m * n * k;
+    // keep parts at least 64 wide and small products whole.
+    const int64_t threads = max_threads();
     int64_t parts = 1;
-    if (batch < threads && work >= kParallelWork)
+    if (batch < threads && gemm_cost(m, n, k) >= kSerialWork)
         parts = std::min(ceil_div(threads, batch), std::max<int64_t>(1, std::max(m, n) / 64));
     const bool split_rows = m >= n;
     const int64_t step = ceil_div(split_rows ? m : n, parts);
@@ -75,11 +71,6 @@ void batched(const Operand& a, const Operand& b, T* c, int64_t c_batch, int64_t 
         gemm<T>(a.trans, b.trans, split_rows ? stop - start : m, split_rows ? n : stop - start,
                 k, T(1), pa, a.ld, pb, b.ld, T(0), pc, ldc);
     };
-    if (batch * work < kParallelWork) {
-        py::gil_scoped_release release;
-        for (int64_t i = 0; i < batch; ++i) task_body(i);
-        return;
-    }
     parallel_for(batch * parts, gemm_cost(m, n, k) / parts, task_body);
 }
 

@@ -20,15 +20,15 @@ def _table():
 SMALL = 4096
 
 
-def _floats(*arrays):
+def floats(*arrays):
     """The arrays as native, aligned, C-contiguous arrays of their common float32 or float64
     dtype, or None where they differ in shape, are not floating point or are small."""
     first = arrays[0]
     if first.size < SMALL:
         return None
     if first.dtype in (np.float32, np.float64) and all(
-            isinstance(a, np.ndarray) and a.dtype == first.dtype and a.shape == first.shape and a.flags.c_contiguous
-            and a.flags.aligned for a in arrays):
+            isinstance(a, np.ndarray) and a.dtype == first.dtype and a.shape == first.shape
+            and a.flags.c_contiguous and a.flags.aligned for a in arrays):
         return arrays  # as they are: the common case, without numpy's checks
     dtype = np.result_type(*arrays)
     if dtype not in (np.float32, np.float64) or any(a.shape != arrays[0].shape for a in arrays):
@@ -36,38 +36,33 @@ def _floats(*arrays):
     return [np.require(a, dtype, "CA") for a in arrays]  # numpy scalars become 0-d arrays
 
 
-def _one_pass(name, a, gy):
-    """The C++ kernel `name` of (a, grad_output), or the composite where it does not apply."""
-    ready = _floats(a, gy)
+def _one_pass(name, arrays, *scalars):
+    """The C++ kernel `name` of the arrays (then the scalars), or the composite where it does
+    not apply."""
+    ready = floats(*arrays)
     if ready is None:
-        return getattr(composite, name)(_table(), a, gy)
-    return getattr(_cpp, name)(*ready)
+        return getattr(composite, name)(_table(), *arrays, *scalars)
+    return getattr(_cpp, name)(*ready, *(float(s) for s in scalars))
 
 
 def relu_backward(x, gy):
-    return _one_pass("relu_backward", x, gy)
+    return _one_pass("relu_backward", (x, gy))
 
 
 def leaky_relu(x, slope):
-    ready = _floats(x)
-    if ready is None:
-        return composite.leaky_relu(_table(), x, slope)
-    return _cpp.leaky_relu(ready[0], float(slope))
+    return _one_pass("leaky_relu", (x,), slope)
 
 
 def leaky_relu_backward(x, gy, slope):
-    ready = _floats(x, gy)
-    if ready is None:
-        return composite.leaky_relu_backward(_table(), x, gy, slope)
-    return _cpp.leaky_relu_backward(*ready, float(slope))
+    return _one_pass("leaky_relu_backward", (x, gy), slope)
 
 
 def sigmoid_backward(y, gy):
-    return _one_pass("sigmoid_backward", y, gy)
+    return _one_pass("sigmoid_backward", (y, gy))
 
 
 def tanh_backward(y, gy):
-    return _one_pass("tanh_backward", y, gy)
+    return _one_pass("tanh_backward", (y, gy))
 
 
 def _channels(x):
@@ -80,7 +75,7 @@ def _vector(v, dtype):
 
 
 def batch_norm_forward(x, weight, bias, eps):
-    ready = _floats(x)
+    ready = floats(x)
     if ready is None or x.ndim < 2 or x.size == 0:
         return composite.batch_norm_forward(_table(), x, weight, bias, eps)
     x = ready[0]
@@ -90,7 +85,7 @@ def batch_norm_forward(x, weight, bias, eps):
 
 
 def batch_norm_backward(x, gy, mean, invstd, weight):
-    ready = _floats(x, gy)
+    ready = floats(x, gy)
     if ready is None or x.ndim < 2 or x.size == 0:
         return composite.batch_norm_backward(_table(), x, gy, mean, invstd, weight)
     x, gy = ready

@@ -4,8 +4,11 @@ pyproject.toml."""
 import os
 import tempfile
 
-from pybind11.setup_helpers import Pybind11Extension, build_ext
+from pybind11.setup_helpers import ParallelCompile, Pybind11Extension, build_ext
 from setuptools import setup
+
+# the sources compile in parallel, one per core (NPY_NUM_BUILD_JOBS sets another count)
+ParallelCompile("NPY_NUM_BUILD_JOBS").install()
 
 
 class BuildExt(build_ext):

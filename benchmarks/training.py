@@ -18,12 +18,20 @@ NETWORKS = {
     "dncnn": (lambda: models.DnCNN(depth=8, channels=32), (16, 1, 40, 40), "image"),
     "unet": (lambda: models.UNet(base=16, levels=3, residual=True), (16, 1, 48, 48), "image"),
 }
+# the same networks at sizes Numba's CUDA simulator gets through in seconds (rehearsals)
+TINY = {
+    "mlp": (lambda: models.MLP((16, 8, 10)), (2, 16), "classes"),
+    "cnn": (models.CNN, (1, 1, 28, 28), "classes"),
+    "dncnn": (lambda: models.DnCNN(depth=3, channels=4), (1, 1, 8, 8), "image"),
+    "unet": (lambda: models.UNet(base=2, levels=2, residual=True), (1, 1, 8, 8), "image"),
+}
 
 
-def engine_step(model, x, target, kind):
+def engine_step(model, x, target, kind, device="cpu"):
+    model.to(device)
     optimizer = optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    xt = eg.tensor(x)
-    tt = eg.tensor(target)
+    xt = eg.tensor(x, device=device)
+    tt = eg.tensor(target, device=device)
 
     def step():
         out = model(xt)
@@ -55,11 +63,12 @@ def _twin(torch, m):
     return t
 
 
-def torch_step(torch, model, x, target, kind):
-    twins = {id(m): t for _, m in model.named_modules() if (t := _twin(torch, m)) is not None}
+def torch_step(torch, model, x, target, kind, device="cpu"):
+    twins = {id(m): t.to(device) for _, m in model.named_modules()
+             if (t := _twin(torch, m)) is not None}
     params = [p for t in twins.values() for p in t.parameters()]
     optimizer = torch.optim.SGD(params, lr=0.01, momentum=0.9)
-    xt, tt = torch.tensor(x), torch.tensor(target)
+    xt, tt = torch.tensor(x, device=device), torch.tensor(target, device=device)
     forward = _torch_forward(torch, model, twins)
 
     def step():
@@ -114,10 +123,11 @@ def _torch_forward(torch, model, twins):
     return lambda x: run(model, x)
 
 
-def step(side, name):
-    """One training step of network `name` on `side` ("engine" or "torch"), ready to time; both
-    sides start from the same weights and batch."""
-    factory, shape, kind = NETWORKS[name]
+def step(side, name, device="cpu", tiny=False):
+    """One training step of network `name` on `side` ("engine" or "torch") on `device` ("cpu"
+    or "cuda"), ready to time; both sides start from the same weights and batch. tiny: the
+    TINY sizes."""
+    factory, shape, kind = (TINY if tiny else NETWORKS)[name]
     eg.manual_seed(0)
     model = factory()
     rng = np.random.default_rng(0)
@@ -125,6 +135,6 @@ def step(side, name):
     target = (rng.integers(0, 10, shape[0]) if kind == "classes"
               else rng.random(shape, dtype=np.float32))
     if side == "engine":
-        return engine_step(model, x, target, kind)
+        return engine_step(model, x, target, kind, device)
     import torch
-    return torch_step(torch, model, x, target, kind)
+    return torch_step(torch, model, x, target, kind, device)

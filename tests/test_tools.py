@@ -60,3 +60,31 @@ def test_benchmark_worker_times_a_training_step_in_a_process_of_its_own():
     assert done.returncode == 0, done.stderr
     row = json.loads(done.stdout)
     assert row["step_ms"] > 0 and row["threads"] == 2 and np.isfinite(row["added_mb"])
+
+
+def test_gpu_check_runs_end_to_end_in_the_simulator(tmp_path):
+    """python -m benchmarks.gpu rehearsed in Numba's simulator at tiny sizes: the test stage,
+    both benchmark stages, the report's targets, the JSON and the chart."""
+    import subprocess
+    import sys
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    one_test = "tests/test_cuda.py::test_transfers_round_trip_and_carry_gradients"
+    done = subprocess.run([sys.executable, "-m", "benchmarks.gpu", "--out", str(tmp_path),
+                           "--tests", one_test, "--network", "mlp"], capture_output=True,
+                          text=True, cwd=root, timeout=600,
+                          env=dict(os.environ, NUMBA_ENABLE_CUDASIM="1"))
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    [name] = [f for f in os.listdir(tmp_path) if f.endswith(".json")]
+    assert name.endswith("-numba-cuda-simulator.json")
+    report = json.loads((tmp_path / name).read_text())
+    assert report["simulated"] and report["tests"]["counts"] == {"passed": 1}
+    ops = {r["op"] for r in report["rows"]}
+    assert {"copy", "add", "sum", "log_softmax", "matmul[tiled]", "cublas", "conv2d"} <= ops
+    for row in report["rows"]:
+        assert "error" not in row and row["forward_ms"] > 0, row
+    assert all(r["forward_backward_ms"] > 0 for r in report["rows"] if r["op"] == "conv2d")
+    [mlp] = report["training"]
+    assert mlp["network"] == "mlp" and mlp["step_ms"] > 0
+    assert len(report["targets"]) == 5
+    assert (tmp_path / name.replace(".json", ".png")).stat().st_size > 0
+    assert (tmp_path / "tests.log").read_text().count("PASSED") == 1

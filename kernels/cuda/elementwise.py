@@ -137,14 +137,18 @@ def _math(f):
     """The device function of the math function f. On a GPU, CUDA's math library returns nan or
     ±inf outside f's domain (log(0) = -inf); Python's math, which the simulator runs, raises
     there instead: in the simulator, numpy's function of the same name stands in, as the GPU."""
-    if not SIMULATED or not hasattr(np, f.__name__):
-        return lambda a, p: f(a)
-    ieee = getattr(np, f.__name__)
+    g = f
+    if SIMULATED and hasattr(np, f.__name__):
+        ieee = getattr(np, f.__name__)
 
-    def as_on_a_gpu(a, p):
-        with np.errstate(all="ignore"):
-            return ieee(a)
-    return as_on_a_gpu
+        def g(a):
+            with np.errstate(all="ignore"):
+                return ieee(a)
+
+    def apply(a, p):
+        return g(a)
+    apply.__qualname__ = f"_math({f.__name__})"  # the kernel's name, the same in the simulator
+    return apply
 
 
 exp = _unary(_math(math.exp), _float_dtype)
@@ -158,9 +162,14 @@ sigmoid = _unary(_stable_sigmoid, _float_dtype)
 relu = _unary(lambda a, p: a if a > 0 else 0)
 _where = _launcher(3, lambda c, a, b, p: a if c else b, lambda c, a, b: _result_dtype(a, b))
 
+# one function a line: kernels are named by their lines (compile_check.kernel_key)
 _comparisons = {op: _launcher(2, scalar, lambda *xs: np.dtype(np.bool_)) for op, scalar in (
-    ("eq", lambda a, b, p: a == b), ("ne", lambda a, b, p: a != b), ("lt", lambda a, b, p: a < b),
-    ("le", lambda a, b, p: a <= b), ("gt", lambda a, b, p: a > b), ("ge", lambda a, b, p: a >= b))}
+    ("eq", lambda a, b, p: a == b),
+    ("ne", lambda a, b, p: a != b),
+    ("lt", lambda a, b, p: a < b),
+    ("le", lambda a, b, p: a <= b),
+    ("gt", lambda a, b, p: a > b),
+    ("ge", lambda a, b, p: a >= b))}
 
 
 def compare(op, a, b):
@@ -186,7 +195,10 @@ def _whole(a):
 
 def _rounding(whole_part):
     # the result has a's sign even when it is zero (floor(-0.0), ceil(-0.5) give -0.0)
-    return lambda a, p: a if _whole(a) else math.copysign(whole_part(a), a)
+    def rounded(a, p):
+        return a if _whole(a) else math.copysign(whole_part(a), a)
+    rounded.__qualname__ = f"_rounding({whole_part.__name__})"  # the kernel's name
+    return rounded
 
 
 @cuda.jit(device=True)
@@ -213,7 +225,8 @@ _UNARY.update({name: _unary(_rounding(f)) for name, f in (
     ("round", _round_half_even))})
 _bool = lambda *xs: np.dtype(np.bool_)  # noqa: E731
 _logical_not = _unary(lambda a, p: a == 0, _bool)
-_bitwise_not = {True: _unary(lambda a, p: not a), False: _unary(lambda a, p: ~a)}  # by is-bool
+_bitwise_not = {True: _unary(lambda a, p: not a),  # by is-bool
+                False: _unary(lambda a, p: ~a)}
 
 
 def unary_op(op, x):
@@ -284,7 +297,8 @@ def _fmin(a, b, p):
 _SHARED = {
     "maximum": _binary(_maximum), "minimum": _binary(_minimum),
     "fmax": _binary(_fmax), "fmin": _binary(_fmin),
-    "bitwise_and": _binary(lambda a, b, p: a & b), "bitwise_or": _binary(lambda a, b, p: a | b),
+    "bitwise_and": _binary(lambda a, b, p: a & b),
+    "bitwise_or": _binary(lambda a, b, p: a | b),
     "bitwise_xor": _binary(lambda a, b, p: a ^ b),
     "logical_and": _binary(lambda a, b, p: a != 0 and b != 0, _bool),
     "logical_or": _binary(lambda a, b, p: a != 0 or b != 0, _bool),

@@ -12,7 +12,8 @@ __all__ = ["sum", "max", "min", "prod", "argmax", "argmin"]
 
 _BLOCK = THREADS  # threads per row, a power of two
 
-_COMBINE = {"sum": lambda a, b: a + b, "prod": lambda a, b: a * b,
+_COMBINE = {"sum": lambda a, b: a + b,  # one a line: kernels are named by their lines
+            "prod": lambda a, b: a * b,
             # a nan (a != a) wins, as in torch
             "max": lambda a, b: a if a >= b or a != a else b,
             "min": lambda a, b: a if a <= b or a != a else b}
@@ -23,10 +24,11 @@ def _row_reduction(op, dtype):
     """A kernel reducing each row of a matrix of `dtype` with `op`, starting from identity[0]
     (a typed start: float32 rows add up in float32, int64 rows exactly)."""
     combine = cuda.jit(device=True)(_COMBINE[op])
+    element = from_dtype(dtype)  # a global of the kernel: a GPU compile cannot call from_dtype
 
     @cuda.jit
     def kernel(x, identity, out):
-        shared = cuda.shared.array(_BLOCK, dtype=from_dtype(dtype))
+        shared = cuda.shared.array(_BLOCK, dtype=element)
         t = cuda.threadIdx.x
         row = cuda.blockIdx.x
         while row < x.shape[0]:
@@ -48,6 +50,12 @@ def _row_reduction(op, dtype):
             cuda.syncthreads()
             row += cuda.gridDim.x
     return kernel
+
+
+# made at import for the common dtypes, so that the compile check finds them (others on demand)
+for _op in _COMBINE:
+    for _dtype in (np.float32, np.float64, np.int32, np.int64, np.uint8):
+        _row_reduction(_op, np.dtype(_dtype))
 
 
 def _identity(op, dtype):

@@ -8,13 +8,15 @@ if os.environ.get("ENGINE_TEST_GPU") != "1":
 from hypothesis import HealthCheck, settings  # noqa: E402
 
 # ENGINE_RECORD_LAUNCHES=1 python -m pytest -m cuda rewrites kernels/cuda/launches.json: the
-# argument types of every kernel launch, which the compile check compiles for real GPUs.
-if os.environ.get("ENGINE_RECORD_LAUNCHES") == "1":
+# argument types of every kernel launch, which the compile check compiles for real GPUs
+# (ENGINE_RECORD_LAUNCHES=FILE.json writes FILE.json instead).
+if os.environ.get("ENGINE_RECORD_LAUNCHES"):
     from kernels.cuda.compile_check import start_recording
     _save_launches = start_recording()
 
     def pytest_sessionfinish(session, exitstatus):
-        _save_launches()
+        target = os.environ["ENGINE_RECORD_LAUNCHES"]
+        _save_launches(*(() if target == "1" else (target,)))
 
 # Small example counts keep the whole suite within CI's budget on 2 cores; raise them locally
 # with HYPOTHESIS_PROFILE=thorough.

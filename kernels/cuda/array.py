@@ -2,13 +2,13 @@
 layout primitives come from kernels/layout.py."""
 import numpy as np
 
-from .device import xp
+from .device import to_device, xp
 
 __all__ = ["from_host", "to_host", "is_writeable", "buffer_id", "getitem", "getitem_backward"]
 
 
 def from_host(a):
-    return xp.asarray(np.asarray(a))
+    return to_device(np.asarray(a))
 
 
 def to_host(a):
@@ -32,7 +32,7 @@ def _device_index(index):
     """Index arrays moved to the device (slices and ints stay as they are)."""
     if isinstance(index, tuple):
         return tuple(_device_index(i) for i in index)
-    return xp.asarray(index) if isinstance(index, np.ndarray) else index
+    return to_device(index) if isinstance(index, np.ndarray) else index
 
 
 def getitem(x, index):

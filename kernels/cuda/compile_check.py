@@ -16,7 +16,9 @@ whatever the capability they were compiled for.
 
 The signatures are recorded by the simulator tests themselves:
     ENGINE_RECORD_LAUNCHES=1 python -m pytest -m cuda
-rewrites launches.json (see tests/conftest.py).
+rewrites launches.json (see tests/conftest.py); ENGINE_RECORD_LAUNCHES=FILE.json records to
+FILE.json instead, which `--launches FILE.json --only NAME` checks: a quick check of the kernels
+one change touched, while the full recording is under way elsewhere.
 """
 import argparse
 import gc
@@ -179,13 +181,14 @@ def _nvvm_path():
         return "an unknown path"
 
 
-def check(cc, launches):
-    """Compile every kernel for `cc`; returns (rows, problems, notes): problems fail the check,
-    notes (kernels the tests never launch, recordings of kernels that are gone) do not."""
+def check(cc, launches, only=""):
+    """Compile every kernel for `cc` (those whose name contains `only`); returns (rows,
+    problems, notes): problems fail the check, notes (kernels the tests never launch,
+    recordings of kernels that are gone) do not."""
     from numba import cuda
     _use_capability(cc)
     rows, problems, notes = [], [], []
-    kernels = _kernels()
+    kernels = {key: k for key, k in _kernels().items() if only in key}
     for key, dispatcher in sorted(kernels.items()):
         code = dispatcher.py_func.__code__
         where = f"{os.path.relpath(code.co_filename)}:{code.co_firstlineno}"
@@ -210,10 +213,11 @@ def check(cc, launches):
             if row["float32"] and row["float64_ops"] and key not in FLOAT64_KNOWN:
                 problems.append(f"{where}: {key} computes in float64 on float32 arrays "
                                 f"({row['float64_ops']} float64 instructions) for {signature}")
-    fixed = {k for k in FLOAT64_KNOWN if k in kernels} - {
-        r["kernel"] for r in rows if r["float32"] and r["float64_ops"]}
+    float32 = [r for r in rows if r["float32"]]
+    fixed = (FLOAT64_KNOWN & {r["kernel"] for r in float32}) - {
+        r["kernel"] for r in float32 if r["float64_ops"]}
     problems += [f"{k} no longer computes in float64: strike it off FLOAT64_KNOWN" for k in fixed]
-    stale = set(launches) - set(kernels)
+    stale = {key for key in launches if only in key} - set(kernels)
     notes += [f"launches.json names {k}, which no longer exists (rerun the recording)"
               for k in sorted(stale)]
     return rows, problems, notes
@@ -225,14 +229,18 @@ def main(argv=None):
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cc", default="9.0", help="compute capability, e.g. 8.0 or 9.0")
     parser.add_argument("--json", help="write one row per kernel and signature to this file")
+    parser.add_argument("--launches", default=LAUNCHES,
+                        help="the recorded signatures (default: launches.json beside this file)")
+    parser.add_argument("--only", default="", metavar="NAME",
+                        help="check only the kernels whose name contains NAME, e.g. cuda.nn.")
     args = parser.parse_args(argv)
     if os.environ.get("NUMBA_ENABLE_CUDASIM") == "1":
         parser.error("unset NUMBA_ENABLE_CUDASIM: the simulator compiles nothing")
     cc = tuple(int(part) for part in args.cc.split("."))
     print(nvvm_in_use(), flush=True)
-    with open(LAUNCHES) as f:
+    with open(args.launches) as f:
         launches = json.load(f)
-    rows, problems, notes = check(cc, launches)
+    rows, problems, notes = check(cc, launches, args.only)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(rows, f, indent=1)

@@ -10,7 +10,7 @@ from numba import cuda
 
 from ..contract import Conv2dKernels
 from ..geometry import as_volume, volume_args, window_output_size
-from .device import contiguous, grid, xp
+from .device import contiguous, grid, launch, xp
 from .elementwise import add
 from .linalg import matmul, tiled
 from .reduce import sum
@@ -80,8 +80,8 @@ def im2col(x, kernel, stride, padding, dilation):
     out = _out(x.shape[2:], kernel, stride, padding, dilation)
     cols = xp.empty((x.shape[0], x.shape[1] * math.prod(kernel), math.prod(out)), x.dtype)
     volume = contiguous(x).reshape(x.shape[:2] + as_volume(x.shape[2:]))
-    _vol2col[grid(cols.size)](volume, cols, *volume_args(kernel, stride, padding, dilation),
-                              *as_volume(out))
+    launch(_vol2col, grid(cols.size), volume, cols,
+           *volume_args(kernel, stride, padding, dilation), *as_volume(out))
     return cols
 
 
@@ -89,8 +89,8 @@ def col2im(cols, x_shape, kernel, stride, padding, dilation):
     """The adjoint of im2col: cols -> x (x_shape), summing overlapping windows."""
     out = _out(x_shape[2:], kernel, stride, padding, dilation)
     x = xp.empty(tuple(x_shape[:2]) + as_volume(x_shape[2:]), cols.dtype)
-    _col2vol[grid(x.size)](contiguous(cols), x, *volume_args(kernel, stride, padding, dilation),
-                           *as_volume(out))
+    launch(_col2vol, grid(x.size), contiguous(cols), x,
+           *volume_args(kernel, stride, padding, dilation), *as_volume(out))
     return x.reshape(tuple(x_shape))
 
 

@@ -7,6 +7,7 @@ simulator on numpy arrays. `xp` is that array library: it does memory and layout
 """
 import math
 import os
+import threading
 
 import numpy as np
 
@@ -38,9 +39,31 @@ def grid(count, threads=THREADS):
     return max(1, min(MAX_BLOCKS, math.ceil(count / threads))), threads
 
 
+class Counts(threading.local):
+    """What this thread has asked of the GPU: kernel launches of ours and host-to-device copies
+    (each a synchronizing transfer). The profiler shows them per op; tests pin them."""
+    launches = 0
+    copies = 0
+
+
+counts = Counts()
+
+
+def launch(kernel, config, *args):
+    """kernel[config](*args), counted: config is (blocks, threads), as grid() gives."""
+    counts.launches += 1
+    kernel[config](*args)
+
+
+def to_device(a):
+    """A host array copied to the device, counted."""
+    counts.copies += 1
+    return xp.asarray(a)
+
+
 def host(a):
     """A small host array (shapes, strides) as a device array the kernels can read."""
-    return cuda.to_device(np.ascontiguousarray(a, dtype=np.int64))
+    return to_device(np.ascontiguousarray(a, dtype=np.int64))
 
 
 def contiguous(a):

@@ -10,7 +10,7 @@ import numbers
 import numpy as np
 from numba import cuda
 
-from .device import SIMULATED, flat, grid, host, xp
+from .device import SIMULATED, flat, grid, host, launch, to_device, xp
 
 __all__ = ["add", "sub", "mul", "div", "pow", "neg", "exp", "log", "log1p", "sqrt", "abs", "sign",
            "tanh", "sigmoid", "relu", "where", "compare", "unary_op", "binary_op"]
@@ -54,7 +54,7 @@ def _kernel(arity, f):
 
 def _operand(x, dtype):
     """A device array for an operand (a Python scalar becomes a 0-d array of `dtype`)."""
-    return xp.asarray(np.asarray(x, dtype)) if isinstance(x, numbers.Number) else x
+    return to_device(np.asarray(x, dtype)) if isinstance(x, numbers.Number) else x
 
 
 def _broadcast_strides(shape, out_shape):
@@ -77,7 +77,7 @@ def map_arrays(kernel, operands, out_dtype, p=0.0):
     args = []
     for o in operands:
         args += [flat(o), host(_broadcast_strides(o.shape, out_shape) or (0,))]
-    kernel[grid(out.size)](out.reshape(-1), shape, max(1, len(out_shape)), p, *args)
+    launch(kernel, grid(out.size), out.reshape(-1), shape, max(1, len(out_shape)), p, *args)
     return out
 
 
@@ -86,29 +86,29 @@ def _result_dtype(*xs):
 
 
 def _launcher(arity, scalar, dtype_of=_result_dtype):
-    """launch(*operands, p=0.0): the broadcasting kernel of `scalar` on arrays or Python scalars."""
+    """run(*operands, p=0.0): the broadcasting kernel of `scalar` on arrays or Python scalars."""
     kernel = _kernel(arity, cuda.jit(device=True)(scalar))
 
-    def launch(*xs, p=0.0):
+    def run(*xs, p=0.0):
         dtype = dtype_of(*xs)
         operands = [_operand(x, dtype) for x in xs]
         return map_arrays(kernel, operands, dtype, p)
-    return launch
+    return run
 
 
 def _unary(scalar, dtype_of=_result_dtype):
-    launch = _launcher(1, scalar, dtype_of)
+    run = _launcher(1, scalar, dtype_of)
 
     def op(x):
-        return launch(x)
+        return run(x)
     return op
 
 
 def _binary(scalar, dtype_of=_result_dtype):
-    launch = _launcher(2, scalar, dtype_of)
+    run = _launcher(2, scalar, dtype_of)
 
     def op(a, b):
-        return launch(a, b)
+        return run(a, b)
     return op
 
 

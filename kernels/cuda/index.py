@@ -10,7 +10,7 @@ import math
 import numpy as np
 from numba import cuda
 
-from .device import contiguous, flat, grid, host, xp
+from .device import contiguous, flat, grid, host, launch, xp
 from .elementwise import _broadcast_strides
 from .reduce import rows
 
@@ -34,8 +34,8 @@ def _take(out, x, indices, shape, x_strides, ndim, axis):
 def take_along_axis(x, indices, axis):
     out = xp.empty(indices.shape, x.dtype)
     if out.size:
-        _take[grid(out.size)](out.reshape(-1), flat(x), flat(indices), host(indices.shape),
-                              host(_broadcast_strides(x.shape, x.shape)), x.ndim, axis)
+        launch(_take, grid(out.size), out.reshape(-1), flat(x), flat(indices), host(indices.shape),
+               host(_broadcast_strides(x.shape, x.shape)), x.ndim, axis)
     return out
 
 
@@ -87,9 +87,9 @@ def scatter(x, indices, src, axis, reduce):
         return xp.array(x, copy=True, order="C")
     out = xp.empty(x.shape, x.dtype)
     axis_stride = math.prod(indices.shape[axis + 1:])
-    _SCATTER[reduce][grid(out.size)](out.reshape(-1), flat(x), flat(indices), flat(src),
-                                     host(x.shape), host(indices.shape), x.ndim, axis,
-                                     axis_stride)
+    launch(_SCATTER[reduce], grid(out.size), out.reshape(-1), flat(x), flat(indices), flat(src),
+           host(x.shape), host(indices.shape), x.ndim, axis,
+           axis_stride)
     return out
 
 
@@ -148,7 +148,7 @@ def sort(x, axis, descending):
     keys, kept_shape = rows(x, (axis,))
     order, scratch = xp.empty(keys.shape, np.int64), xp.empty(keys.shape, np.int64)
     values = xp.empty(keys.shape, x.dtype)
-    _sort_rows[grid(keys.shape[0])](keys, order, scratch, values, bool(descending))
+    launch(_sort_rows, grid(keys.shape[0]), keys, order, scratch, values, bool(descending))
 
     def back(a):  # (kept, n) rows to x's layout, the sorted axis where it was
         return contiguous(xp.moveaxis(a.reshape(kept_shape + (x.shape[axis],)), -1, axis))

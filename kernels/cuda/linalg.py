@@ -7,7 +7,7 @@ cuBLAS; under the simulator it is the only one.
 import numpy as np
 from numba import cuda
 
-from .device import SIMULATED, contiguous, xp
+from .device import SIMULATED, contiguous, launch, xp
 
 __all__ = ["matmul"]
 
@@ -53,7 +53,7 @@ def tiled_matmul(a, b):
     c = xp.zeros((a3.shape[0], n, m), np.result_type(a.dtype, b.dtype))
     blocks = ((m + TILE - 1) // TILE, (n + TILE - 1) // TILE, a3.shape[0])
     if c.size:
-        _tiled_gemm[blocks, (TILE, TILE)](a3, b3, c)
+        launch(_tiled_gemm, (blocks, (TILE, TILE)), a3, b3, c)
     return c.reshape(batch + (n, m))
 
 

@@ -5,7 +5,7 @@ import math
 from numba import cuda
 
 from ..random_bits import MASK, lowbias32
-from .device import contiguous, grid, xp
+from .device import contiguous, grid, launch, xp
 from .elementwise import exp
 
 __all__ = ["dropout_mask"]
@@ -56,7 +56,7 @@ def _last(x, axis):
 def log_softmax(x, axis):
     rows, back = _last(x, axis)
     out = xp.empty_like(rows)
-    _log_softmax_rows[grid(rows.shape[0])](rows, out)
+    launch(_log_softmax_rows, grid(rows.shape[0]), rows, out)
     return back(out)
 
 
@@ -68,7 +68,7 @@ def _backward(y, gy, axis, from_log):
     rows, back = _last(y, axis)
     grads, _ = _last(gy, axis)
     out = xp.empty_like(rows)
-    _softmax_backward_rows[grid(rows.shape[0])](rows, grads, out, from_log)
+    launch(_softmax_backward_rows, grid(rows.shape[0]), rows, grads, out, from_log)
     return back(out)
 
 
@@ -103,16 +103,16 @@ def cross_entropy(logits, target):
     logp = log_softmax(logits, 1)
     rows, _ = _last(logp, 1)
     loss = xp.empty(rows.shape[0], logits.dtype)
-    _pick[grid(rows.shape[0])](rows, contiguous(target).reshape(-1), loss)
+    launch(_pick, grid(rows.shape[0]), rows, contiguous(target).reshape(-1), loss)
     return loss.reshape(target.shape), logp
 
 
 def cross_entropy_backward(logp, target, gy):
     rows, back = _last(logp, 1)
     out = xp.empty_like(rows)
-    _cross_entropy_grad[grid(rows.shape[0])](rows, contiguous(target).reshape(-1),
-                                             contiguous(gy).reshape(-1).astype(logp.dtype),
-                                             out)
+    launch(_cross_entropy_grad, grid(rows.shape[0]), rows, contiguous(target).reshape(-1),
+           contiguous(gy).reshape(-1).astype(logp.dtype),
+           out)
     return back(out)
 
 
@@ -132,5 +132,5 @@ def dropout_mask(shape, p, seed, dtype):
     """1/(1-p) where the element's counter-based uniform number is >= p (see random_bits)."""
     out = xp.empty(shape, dtype)
     if out.size:
-        _dropout_mask[grid(out.size)](out.reshape(-1), p, lowbias32(seed), 1.0 / (1 - p))
+        launch(_dropout_mask, grid(out.size), out.reshape(-1), p, lowbias32(seed), 1.0 / (1 - p))
     return out

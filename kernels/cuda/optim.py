@@ -4,7 +4,7 @@ import math
 
 from numba import cuda
 
-from .device import flat, grid, xp
+from .device import flat, grid, launch, xp
 
 @cuda.jit
 def _sgd(p, g, buffer, first, lr, momentum, dampening, weight_decay, nesterov):
@@ -35,15 +35,15 @@ def sgd_step(p, g, buffer, lr, momentum, dampening, weight_decay, nesterov):
     first = buffer is None
     if first:
         buffer = xp.empty_like(p) if momentum else p
-    _sgd[grid(p.size)](p.reshape(-1), flat(g.astype(p.dtype, copy=False)), buffer.reshape(-1),
-                       first, lr, momentum, dampening, weight_decay, nesterov)
+    launch(_sgd, grid(p.size), p.reshape(-1), flat(g.astype(p.dtype, copy=False)),
+           buffer.reshape(-1), first, lr, momentum, dampening, weight_decay, nesterov)
     return buffer if momentum else None
 
 
 def adam_step(p, g, exp_avg, exp_avg_sq, step, lr, beta1, beta2, eps, weight_decay):
     if exp_avg is None:
         exp_avg, exp_avg_sq = xp.zeros_like(p), xp.zeros_like(p)
-    _adam[grid(p.size)](p.reshape(-1), flat(g.astype(p.dtype, copy=False)), exp_avg.reshape(-1),
-                        exp_avg_sq.reshape(-1), lr / (1 - beta1 ** step),
-                        math.sqrt(1 - beta2 ** step), beta1, beta2, eps, weight_decay)
+    launch(_adam, grid(p.size), p.reshape(-1), flat(g.astype(p.dtype, copy=False)),
+           exp_avg.reshape(-1), exp_avg_sq.reshape(-1), lr / (1 - beta1 ** step),
+           math.sqrt(1 - beta2 ** step), beta1, beta2, eps, weight_decay)
     return exp_avg, exp_avg_sq

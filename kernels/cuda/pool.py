@@ -7,7 +7,7 @@ import math
 import numpy as np
 from numba import cuda
 
-from .device import contiguous, grid, xp
+from .device import contiguous, grid, launch, xp
 
 __all__ = ["max_pool3d_forward", "max_pool3d_backward", "avg_pool3d_forward", "avg_pool3d_backward"]
 
@@ -150,27 +150,28 @@ def max_pool3d_forward(x, kernel, stride, padding, dilation, out_size):
     x = contiguous(x)
     shape = x.shape[:2] + _ints(out_size)
     y, argmax = xp.empty(shape, x.dtype), xp.empty(shape, np.int64)
-    _max_forward[grid(y.size)](x, y, argmax, *map(_ints, (kernel, stride, padding, dilation)))
+    launch(_max_forward, grid(y.size), x, y, argmax,
+           *map(_ints, (kernel, stride, padding, dilation)))
     return y, argmax
 
 
 def max_pool3d_backward(gy, argmax, x_shape, kernel, stride, padding, dilation):
     gx = xp.empty(x_shape, gy.dtype)
-    _max_backward[grid(gx.size)](contiguous(gy), contiguous(argmax), gx,
-                                 *map(_ints, (kernel, stride, padding, dilation)))
+    launch(_max_backward, grid(gx.size), contiguous(gy), contiguous(argmax), gx,
+           *map(_ints, (kernel, stride, padding, dilation)))
     return gx
 
 
 def avg_pool3d_forward(x, kernel, stride, padding, out_size, count_include_pad, divisor_override):
     x = contiguous(x)
     y = xp.empty(x.shape[:2] + _ints(out_size), x.dtype)
-    _avg_forward[grid(y.size)](x, y, *map(_ints, (kernel, stride, padding)),
-                               bool(count_include_pad), int(divisor_override or 0))
+    launch(_avg_forward, grid(y.size), x, y, *map(_ints, (kernel, stride, padding)),
+           bool(count_include_pad), int(divisor_override or 0))
     return y
 
 
 def avg_pool3d_backward(gy, x_shape, kernel, stride, padding, count_include_pad, divisor_override):
     gx = xp.empty(x_shape, gy.dtype)
-    _avg_backward[grid(gx.size)](contiguous(gy), gx, *map(_ints, (kernel, stride, padding)),
-                                 bool(count_include_pad), int(divisor_override or 0))
+    launch(_avg_backward, grid(gx.size), contiguous(gy), gx, *map(_ints, (kernel, stride, padding)),
+           bool(count_include_pad), int(divisor_override or 0))
     return gx

@@ -6,7 +6,7 @@ import functools
 import numpy as np
 from numba import cuda, from_dtype
 
-from .device import THREADS, contiguous, grid, xp
+from .device import THREADS, contiguous, grid, launch, to_device, xp
 
 __all__ = ["sum", "max", "min", "prod", "argmax", "argmin"]
 
@@ -82,10 +82,10 @@ def _reduce(op, x, axes, keepdims):
             np.bool_ if op in ("max", "min") else np.int64)
     matrix, kept_shape = rows(x, axes)
     out = xp.empty(matrix.shape[0], x.dtype)
-    identity = xp.asarray(np.array([_identity(op, x.dtype)], x.dtype))
+    identity = to_device(np.array([_identity(op, x.dtype)], x.dtype))
     blocks, _ = grid(matrix.shape[0] * _BLOCK)
-    _row_reduction(op, x.dtype)[builtins.max(1, builtins.min(blocks, matrix.shape[0])), _BLOCK](
-        matrix, identity, out)
+    blocks = builtins.max(1, builtins.min(blocks, matrix.shape[0]))
+    launch(_row_reduction(op, x.dtype), (blocks, _BLOCK), matrix, identity, out)
     if keepdims:
         axes = range(x.ndim) if axes is None else axes
         return out.reshape(tuple(1 if i in axes else n for i, n in enumerate(x.shape)))
@@ -132,7 +132,7 @@ def _arg(kernel, x, axis):
         x = x.view(np.uint8)
     matrix, kept_shape = rows(x, None if axis is None else (axis,))
     out = xp.empty(matrix.shape[0], np.int64)
-    kernel[grid(matrix.shape[0])](matrix, out)
+    launch(kernel, grid(matrix.shape[0]), matrix, out)
     return out.reshape(kept_shape)
 
 

@@ -5,7 +5,7 @@ import math
 import numpy as np
 from numba import cuda
 
-from .device import contiguous, grid, xp
+from .device import contiguous, grid, launch, xp
 
 __all__ = ["cumsum", "cumprod", "cummax", "cummin", "logcumsumexp"]
 
@@ -74,7 +74,7 @@ def _rows_along(x, axis):
 def _scan(kernel, x, axis, dtype=None):
     matrix, back = _rows_along(x, axis)
     out = xp.empty(matrix.shape, dtype or x.dtype)
-    kernel[grid(matrix.shape[0])](matrix, out)
+    launch(kernel, grid(matrix.shape[0]), matrix, out)
     return back(out)
 
 
@@ -93,7 +93,7 @@ def logcumsumexp(x, axis):
 def _scan_with_indices(kernel, x, axis):
     matrix, back = _rows_along(x.view(np.uint8) if x.dtype.kind == "b" else x, axis)
     out, indices = xp.empty(matrix.shape, matrix.dtype), xp.empty(matrix.shape, np.int64)
-    kernel[grid(matrix.shape[0])](matrix, out, indices)
+    launch(kernel, grid(matrix.shape[0]), matrix, out, indices)
     return back(out).astype(x.dtype, copy=False), back(indices)
 
 

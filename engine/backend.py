@@ -10,6 +10,7 @@ import contextlib
 import functools
 import importlib
 import os
+import sys
 import threading
 
 from kernels import KernelTable
@@ -27,6 +28,13 @@ def simulated(device="cuda"):
     """True when `device` runs in a simulator: Numba's CUDA simulator stands in for a GPU when
     NUMBA_ENABLE_CUDASIM=1, running the very same kernels on numpy arrays on any machine."""
     return device == "cuda" and os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"
+
+
+def launch_counts():
+    """(kernel launches, host-to-device copies) this thread has made on the GPU so far: (0, 0)
+    until the cuda backend is loaded (asking never loads it)."""
+    device = sys.modules.get("kernels.cuda.device")
+    return (device.counts.launches, device.counts.copies) if device else (0, 0)
 
 
 def why_unavailable(device):

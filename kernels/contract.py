@@ -31,6 +31,10 @@ def zeros(shape, dtype):
     """A new array of zeros."""
 
 
+def full(shape, value, dtype):
+    """A new array with every element `value` (filled on the device: no host copy)."""
+
+
 def astype(a, dtype):
     """a in dtype; a itself when it already has it."""
 

@@ -10,6 +10,9 @@ def primitives(xp):
     def zeros(shape, dtype):
         return xp.zeros(shape, dtype)
 
+    def full(shape, value, dtype):
+        return xp.full(shape, value, dtype)
+
     def astype(a, dtype):
         return a.astype(dtype, copy=False)
 
@@ -41,5 +44,5 @@ def primitives(xp):
         """Zero padding; widths holds a (before, after) pair for every axis."""
         return xp.pad(x, widths)
 
-    return {f.__name__: f for f in (zeros, astype, copy, assign, broadcast_to, reshape, transpose,
+    return {f.__name__: f for f in (zeros, full, astype, copy, assign, broadcast_to, reshape, transpose,
                                     concatenate, split, stack, pad)}

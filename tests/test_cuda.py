@@ -85,3 +85,16 @@ def test_without_gpu_or_simulator_the_reason_is_given(monkeypatch):
     monkeypatch.delenv("NUMBA_ENABLE_CUDASIM", raising=False)
     reason = backend.why_unavailable("cuda")
     assert "CuPy is not installed" in reason and "NUMBA_ENABLE_CUDASIM=1" in reason
+
+
+def test_the_profiler_counts_kernel_launches_and_host_copies_per_op():
+    x = eg.tensor(np.random.default_rng(0).standard_normal((4, 5)).astype(np.float32),
+                  device="cuda", requires_grad=True)
+    with eg.profile() as p:
+        (x.relu() * x).sum().backward()
+    rows = {r["op"]: r for r in p.rows()}
+    assert all(rows[op]["launches"] >= 1 for op in ("relu", "mul", "sum"))
+    assert "launches" in p.table() and "copies" in p.table()
+    with eg.profile() as p:
+        (eg.ones(3) * 2).sum()  # on the cpu: nothing launched, no GPU columns
+    assert len(p.rows()) == 2 and "launches" not in p.table()

@@ -110,13 +110,14 @@ class Function:
         record = _grad_state.enabled and any(needs)
         fn = cls(backend.table(device), needs)
         recording = profiler.active()
-        started = time.perf_counter() if recording else 0
+        if recording:
+            counted, started = backend.launch_counts(), time.perf_counter()
         out = fn.forward(*(a.data if isinstance(a, Tensor) else a for a in args), **kwargs)
         if recording:
             if fn.flops is None:
                 fn.flops = float(np.prod(out.shape))
             recording.record(fn.op_name(), "forward", time.perf_counter() - started, fn.flops,
-                             fn.variant)
+                             fn.variant, counted)
         # Only a transfer between devices (ToDevice) sets output_device.
         y = Tensor._from_array(out, getattr(fn, "output_device", device), requires_grad=record)
         if record:
@@ -219,7 +220,7 @@ def _seed(root, grad, create_graph):
         if root.numel() != 1:
             raise ShapeError(f"backward: grad can be omitted only for a tensor of one element, "
                              f"got shape {root.shape}; pass grad= of that shape")
-        grad = k.from_host(np.ones(root.shape, root.dtype))
+        grad = k.full(root.shape, 1, root.dtype)
     elif isinstance(grad, Tensor):
         if create_graph:
             return grad
@@ -268,12 +269,13 @@ def _walk(roots, seeds, retain_graph, create_graph, targets=None):
                 _accumulate(t, g, stored, create_graph)
             continue
         recording = profiler.active()
-        started = time.perf_counter() if recording else 0
+        if recording:
+            counted, started = backend.launch_counts(), time.perf_counter()
         _check_unchanged(fn)
         input_grads = fn.graph_gradients(t, g) if create_graph else fn.input_gradients(g)
         if recording:
             recording.record(fn.op_name(), "backward", time.perf_counter() - started,
-                             (fn.flops or 0) * fn.backward_cost, fn.variant)
+                             (fn.flops or 0) * fn.backward_cost, fn.variant, counted)
         inputs = fn.inputs
         if not retain_graph:
             fn.free()

@@ -46,10 +46,9 @@ class _NormBase(Module):
         """The running statistics' update factor of this forward, as torch's layers."""
         if self.training and self.track_running_stats:
             tracked = self.num_batches_tracked
-            count = int(tracked.item()) + 1
-            tracked.data = backend.table(tracked.device).from_host(np.array(count, np.int64))
+            tracked.data = backend.table(tracked.device).add(tracked.data, 1)  # on the device
             if self.momentum is None:
-                return 1.0 / count
+                return 1.0 / int(tracked.item())  # the one case that reads it back
         return 0.0 if self.momentum is None else self.momentum
 
     def extra_repr(self):

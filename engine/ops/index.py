@@ -155,7 +155,7 @@ def _scatter(op, input, dim, index, src, reduce):
     indices = _index(op, index)
     k = backend.table(input.device)
     if isinstance(src, numbers.Number):
-        src = Tensor._from_array(k.from_host(np.full(index.shape, src, input.dtype)), input.device)
+        src = Tensor._from_array(k.full(index.shape, src, input.dtype), input.device)
     require_tensor(op, "src", src)
     if src.dtype != input.dtype:
         raise DTypeError(f"{op}: src has dtype {src.dtype} but input has {input.dtype}; expected "

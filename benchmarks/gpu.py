@@ -26,8 +26,11 @@ import sys
 import time
 from types import SimpleNamespace
 
+from engine import backend
+
+from .timing import measure, numba_events
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SIMULATED = os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"
 MB = 2 ** 20
 
 
@@ -124,7 +127,7 @@ def engine_lib():
         copy=lambda dst, src: xp.copyto(dst.data, src.data),
         cublas=lambda a, b: xp.matmul(a.data, b.data),
         tiled=lambda a, b: _in_variant(eg, lambda: a @ b, matmul="tiled"),
-        timer=_numba_timer, card=_numba_card)
+        timer=numba_events, card=_numba_card)
 
 
 def torch_lib():
@@ -152,13 +155,8 @@ def _in_variant(eg, fn, **variant):
         return fn()
 
 
-def _numba_timer():
-    from numba import cuda
-    return cuda.event, cuda.synchronize, cuda.event_elapsed_time
-
-
 def _numba_card():
-    if SIMULATED:
+    if backend.simulated():
         return "Numba CUDA simulator"
     from numba import cuda
     name = cuda.get_current_device().name
@@ -166,25 +164,10 @@ def _numba_card():
 
 
 def median_ms(fn, lib, warmup, repeats):
-    """The median of fn()'s times in ms between CUDA events (the wall clock in the simulator)."""
-    for _ in range(warmup):
-        fn()
-    if SIMULATED:
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            fn()
-            times.append(1e3 * (time.perf_counter() - start))
-        return float(np.median(times))
-    event, synchronize, elapsed = lib.timer()
-    synchronize()
-    marks = [(event(), event()) for _ in range(repeats)]
-    for start, stop in marks:
-        start.record()
-        fn()
-        stop.record()
-    synchronize()
-    return float(np.median([elapsed(start, stop) for start, stop in marks]))
+    """The median of fn()'s times in ms between the library's CUDA events (the wall clock in
+    the simulator)."""
+    median, _ = measure(fn, warmup, repeats, device="cuda", events=lib.timer)
+    return 1e3 * median
 
 
 def run_side(side, tiny, repeats, networks):
@@ -240,7 +223,7 @@ def run_tests(args, log_path):
     """The cuda test suite on the device: counts, failures and the time it took; the whole
     output goes to log_path. Verbose lines keep what passed and failed if it runs out of time."""
     env = dict(os.environ)
-    if not SIMULATED:
+    if not backend.simulated():
         env["ENGINE_TEST_GPU"] = "1"
     command = [sys.executable, "-m", "pytest", "-v", "-rfE", "--tb=short", "-p", "no:cacheprovider",
                "-m", "cuda", *(args.tests or ["tests"])]
@@ -276,14 +259,14 @@ def environment():
         except Exception:  # noqa: BLE001
             versions[package] = None
     nvvm = None
-    if not SIMULATED:
+    if not backend.simulated():
         try:
             from numba.cuda.cudadrv import nvvm as numba_nvvm
             nvvm = ".".join(map(str, numba_nvvm.NVVM().get_version()))
         except Exception as e:  # noqa: BLE001
             nvvm = f"unavailable: {e}"
     return {"python": platform.python_version(), "versions": versions, "nvvm": nvvm,
-            "simulated": SIMULATED}
+            "simulated": backend.simulated()}
 
 
 def report(engine, torch, s):
@@ -399,7 +382,7 @@ def main(argv=None):
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default=os.path.join(ROOT, "benchmarks", "results"),
                         help="folder for the JSON and the chart")
-    parser.add_argument("--tiny", action="store_true", default=SIMULATED,
+    parser.add_argument("--tiny", action="store_true", default=backend.simulated(),
                         help="tiny sizes (the default in the simulator)")
     parser.add_argument("--repeats", type=int, help="timed runs per case (20; tiny: 1)")
     parser.add_argument("--network", nargs="*", default=["cnn", "dncnn"], help="training steps")
@@ -427,7 +410,7 @@ def main(argv=None):
     print("benchmarks: the engine ...", flush=True)
     engine = side_in_process("engine", args)
     torch = {}
-    if not args.no_torch and importlib.util.find_spec("torch") is not None and not SIMULATED:
+    if not args.no_torch and importlib.util.find_spec("torch") is not None and not backend.simulated():
         print("benchmarks: PyTorch ...", flush=True)
         torch = side_in_process("torch", args)
     engine = engine if "rows" in engine else {"rows": {}, **engine}

@@ -1,21 +1,23 @@
 """Timing with warm-up and medians, and the machine's measured GEMM rate."""
-import os
 import time
 
 import numpy as np
 
 
-def measure(fn, warmup=3, repeats=15, device="cpu"):
+def measure(fn, warmup=3, repeats=15, device="cpu", events=None):
     """Median and inter-quartile range of fn()'s time in seconds, after warm-up.
 
     On a GPU each call is bracketed by CUDA events and the device is synchronized once, after
     the loop, so that no synchronization sits inside the timed region; elsewhere (the CPU, or
-    Numba's simulator) the wall clock is used.
+    Numba's simulator) the wall clock is used. `events()` gives (new event, synchronize, elapsed
+    ms between two events) of the library whose stream fn runs on: Numba's by default,
+    PyTorch's for PyTorch's kernels.
     """
+    from engine import backend
     for _ in range(warmup):
         fn()
-    if device == "cuda" and not os.environ.get("NUMBA_ENABLE_CUDASIM") == "1":
-        times = _cuda_event_times(fn, repeats)
+    if device == "cuda" and not backend.simulated():
+        times = _cuda_event_times(fn, repeats, (events or numba_events)())
     else:
         times = []
         for _ in range(repeats):
@@ -26,16 +28,21 @@ def measure(fn, warmup=3, repeats=15, device="cpu"):
     return median, q3 - q1
 
 
-def _cuda_event_times(fn, repeats):
+def numba_events():
     from numba import cuda
-    cuda.synchronize()
-    events = [(cuda.event(), cuda.event()) for _ in range(repeats)]
-    for start, stop in events:
+    return cuda.event, cuda.synchronize, cuda.event_elapsed_time
+
+
+def _cuda_event_times(fn, repeats, events):
+    event, synchronize, elapsed_ms = events
+    synchronize()
+    marks = [(event(), event()) for _ in range(repeats)]
+    for start, stop in marks:
         start.record()
         fn()
         stop.record()
-    cuda.synchronize()
-    return [cuda.event_elapsed_time(start, stop) / 1e3 for start, stop in events]
+    synchronize()
+    return [elapsed_ms(start, stop) / 1e3 for start, stop in marks]
 
 
 def sgemm_rate(n=2048):

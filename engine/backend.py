@@ -37,6 +37,13 @@ def launch_counts():
     return (device.counts.launches, device.counts.copies) if device else (0, 0)
 
 
+def synchronize(device):
+    """Wait for the work queued on `device` (a no-op on the host and in the simulator)."""
+    if device == "cuda" and not simulated():
+        from numba import cuda
+        cuda.synchronize()
+
+
 def why_unavailable(device):
     """None when `device` can be used, else the reason it cannot (checked afresh each call)."""
     if device not in PACKAGES:

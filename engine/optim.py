@@ -11,7 +11,7 @@ import types
 
 import numpy as np
 
-from . import backend
+from . import backend, profiler
 from .arguments import count, number
 from .autograd import zero_grads
 from .errors import ArgumentError, DTypeError
@@ -46,10 +46,16 @@ class Optimizer:
         zero_grads(self.params, set_to_none)
 
     def step(self):
+        watched = profiler.recording()
+        if watched:
+            began = profiler.start(self.params[0].device)
         for p, state in zip(self.params, self.state):
             if p.grad is not None:
                 self._update(p, p.grad.data, state, backend.table(p.device))
                 p._mark_written()  # the update wrote p's array in place
+        if watched:
+            profiler.finish(began, f"{type(self).__name__}.step", "step", None, None,
+                            self.params[0].device, self.params, ())
 
     def _update(self, p, g, state, k):
         raise NotImplementedError

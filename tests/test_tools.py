@@ -22,12 +22,110 @@ def test_profile_records_calls_times_and_flops():
     assert rows["conv2d"]["flops"] == 2 * 2 * 5 * 8 * 8 * 3 * 9 * 3
     assert rows["relu"]["forward_s"] > 0 and rows["conv2d"]["backward_s"] > 0
     table = p.table()
-    assert "op" in table.splitlines()[0] and "matmul" in table and "all ops" in table
+    assert "op" in table.splitlines()[0] and "matmul" in table and "total" in table
     with eg.profile() as q:
         pass
     assert q.rows() == []
     (a @ b).sum()  # outside any profile: nothing recorded
     assert rows["matmul"]["calls"] == 2
+
+
+def _train_steps(model, x, labels, steps=2, **profile):
+    from engine import optim
+    opt = optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    with eg.profile(**profile) as p:
+        for _ in range(steps):
+            opt.zero_grad()
+            F.cross_entropy(model(x), labels).backward()
+            opt.step()
+    return p
+
+
+def test_profile_rows_by_shapes_with_optimizer_steps_the_time_outside_and_bytes():
+    from engine import nn
+    model = nn.Sequential(nn.Linear(6, 5), nn.ReLU(), nn.Linear(5, 3))
+    small, big = eg.randn(4, 6), eg.randn(16, 6)
+    labels = eg.tensor(np.arange(16) % 3)
+    p = _train_steps(model, small, labels[:4], record_shapes=True)
+    q = _train_steps(model, big, labels, steps=1, record_shapes=True)
+    rows = p.rows() + q.rows()
+    linear = {r["shapes"]: r for r in rows if r["op"] == "linear"}
+    assert {"4x6, 5x6, 5", "16x6, 5x6, 5", "4x5, 3x5, 3", "16x5, 3x5, 3"} <= set(linear)
+    assert linear["4x6, 5x6, 5"]["calls"] == 2 and linear["16x6, 5x6, 5"]["calls"] == 1
+    # each forward returned a 4 x 5 float32 array; each backward the gradients of w and b (the
+    # input x needs none)
+    assert linear["4x6, 5x6, 5"]["bytes"] == 2 * (4 * 5 + 5 * 6 + 5) * 4
+    step = next(r for r in p.rows() if r["op"] == "SGD.step")
+    assert step["calls"] == 2 and step["step_s"] > 0 and step["forward_s"] == 0
+    assert "(outside the ops)" not in {r["op"] for r in p.rows()}
+    outside = next(r for r in p.rows(outside=True) if r["op"] == "(outside the ops)")
+    assert outside["total_s"] == p.outside_s > 0
+    assert abs(sum(r["total_s"] for r in p.rows(outside=True)) - p.wall_s) < 1e-6
+    assert "SGD.step" in p.table() and "(outside the ops)" in p.table()
+    assert "4x6, 5x6, 5" in p.table()
+    assert "16x6" not in _train_steps(model, big, labels, steps=1).table()  # merged by default
+
+
+def test_profile_memory_reports_each_ops_peak_of_host_memory():
+    a = eg.randn(256, 256)
+    with eg.profile(memory=True) as p:
+        a @ a
+        a.relu()
+    rows = {r["op"]: r for r in p.rows()}
+    assert rows["matmul"]["peak_bytes"] >= 256 * 256 * 4  # its output at least
+    assert "peak MB" in p.table()
+    with eg.profile() as q:
+        a @ a
+    assert q.rows()[0]["peak_bytes"] == 0 and "peak MB" not in q.table()
+
+
+# The Trace Event Format's complete ("X") and metadata ("M") events, as Perfetto and
+# chrome://tracing read them.
+TRACE_SCHEMA = {
+    "type": "object", "required": ["traceEvents"],
+    "properties": {
+        "displayTimeUnit": {"enum": ["ms", "ns"]},
+        "traceEvents": {"type": "array", "minItems": 1, "items": {"oneOf": [
+            {"type": "object", "required": ["name", "ph", "ts", "dur", "pid", "tid"],
+             "properties": {"name": {"type": "string"}, "cat": {"type": "string"},
+                            "ph": {"const": "X"}, "ts": {"type": "number", "minimum": 0},
+                            "dur": {"type": "number", "minimum": 0},
+                            "pid": {"type": "integer"}, "tid": {"type": "integer"},
+                            "args": {"type": "object"}}},
+            {"type": "object", "required": ["name", "ph", "pid", "tid", "args"],
+             "properties": {"ph": {"const": "M"}, "name": {"enum": ["thread_name",
+                                                                    "process_name"]}}}]}}}}
+
+
+def test_the_chrome_trace_of_a_cnn_training_step_follows_the_trace_event_format(tmp_path):
+    import jsonschema
+    from engine.course import models
+    x = eg.randn(2, 1, 28, 28)
+    p = _train_steps(models.CNN(), x, eg.tensor(np.array([3, 7])), steps=1)
+    path = p.export_chrome_trace(str(tmp_path / "step.json"))
+    trace = json.loads(open(path).read())
+    jsonschema.validate(trace, TRACE_SCHEMA)
+    complete = [e for e in trace["traceEvents"] if e["ph"] == "X"]
+    assert {"forward", "backward", "step"} == {e["cat"] for e in complete}
+    assert any(e["name"].startswith("conv2d[") for e in complete)
+    starts = [e["ts"] for e in complete]
+    assert starts == sorted(starts)  # in the order they ran, on the profile's clock
+
+
+def test_engine_debug_2_logs_every_op_as_it_runs():
+    import subprocess
+    import sys
+    code = ("import engine as eg\n"
+            "x = eg.randn(8, 8, requires_grad=True)\n"
+            "(x @ x).relu().sum().backward()\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=dict(os.environ, ENGINE_DEBUG="2"), timeout=120)
+    lines = [line.split() for line in done.stderr.splitlines()]
+    assert [(line[0], line[1]) for line in lines] == [
+        ("matmul[blas]", "forward"), ("relu", "forward"), ("sum", "forward"),
+        ("sum", "backward"), ("relu[fused]", "backward"), ("matmul[blas]", "backward")]
+    assert all(line[2] == "cpu" and line[4] == "ms" and line[6] == "GFLOP/s" for line in lines)
+    assert "8x8, 8x8 -> 8x8" in done.stderr
 
 
 def test_benchmark_harness_checks_times_and_writes_files(tmp_path):

@@ -1,7 +1,6 @@
 """Reverse-mode autodiff: Function nodes, the backward walk over the graph, no_grad."""
 import contextlib
 import threading
-import time
 
 import numpy as np
 
@@ -109,15 +108,15 @@ class Function:
         needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
         record = _grad_state.enabled and any(needs)
         fn = cls(backend.table(device), needs)
-        recording = profiler.active()
-        if recording:
-            counted, started = backend.launch_counts(), time.perf_counter()
+        watched = profiler.recording()
+        if watched:
+            began = profiler.start(device)
         out = fn.forward(*(a.data if isinstance(a, Tensor) else a for a in args), **kwargs)
-        if recording:
+        if watched:
             if fn.flops is None:
                 fn.flops = float(np.prod(out.shape))
-            recording.record(fn.op_name(), "forward", time.perf_counter() - started, fn.flops,
-                             fn.variant, counted)
+            profiler.finish(began, fn.op_name(), "forward", fn.flops, fn.variant, device,
+                            tensors, (out,))
         # Only a transfer between devices (ToDevice) sets output_device.
         y = Tensor._from_array(out, getattr(fn, "output_device", device), requires_grad=record)
         if record:
@@ -268,14 +267,15 @@ def _walk(roots, seeds, retain_graph, create_graph, targets=None):
             if targets is None:
                 _accumulate(t, g, stored, create_graph)
             continue
-        recording = profiler.active()
-        if recording:
-            counted, started = backend.launch_counts(), time.perf_counter()
+        watched = profiler.recording()
+        if watched:
+            began = profiler.start(t.device)
         _check_unchanged(fn)
         input_grads = fn.graph_gradients(t, g) if create_graph else fn.input_gradients(g)
-        if recording:
-            recording.record(fn.op_name(), "backward", time.perf_counter() - started,
-                             (fn.flops or 0) * fn.backward_cost, fn.variant, counted)
+        if watched:
+            profiler.finish(began, fn.op_name(), "backward", (fn.flops or 0) * fn.backward_cost,
+                            fn.variant, t.device, [a for a in fn.inputs if isinstance(a, Tensor)],
+                            input_grads, g)
         inputs = fn.inputs
         if not retain_graph:
             fn.free()

@@ -45,7 +45,9 @@ def add_parser(commands):
                      help="continue from a checkpoint.npz (options left out take its values)")
     fit.add_argument("--data", help="folder of MNIST IDX files (default: the bundled sample)")
     fit.add_argument("--quiet", action="store_true", help="no progress bar")
-    fit.add_argument("--profile", action="store_true", help="print each op's time after training")
+    fit.add_argument("--profile", action="store_true",
+                     help="print each op's time after training and write trace.json (a Chrome "
+                     "trace of every op) to --out")
     fit.set_defaults(run=run)
 
 

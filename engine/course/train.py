@@ -623,6 +623,8 @@ def train(args):
         raise progress.interrupted(phase) from None
     if isinstance(recorder, Profile):
         print(recorder.table(limit=20))
+        trace = recorder.export_chrome_trace(os.path.join(args.out, "trace.json"))
+        print(f"Chrome trace of every op: {trace} (open it in ui.perfetto.dev)")
     print(summary(metrics, checkpoint))
     return metrics
 

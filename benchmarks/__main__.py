@@ -24,7 +24,7 @@ import numpy as np
 from engine import backend
 
 from . import training
-from .cases import cases
+from .cases import cases, named
 from .timing import copy_bandwidth, sgemm_rate
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -58,8 +58,9 @@ def rounds_median(side, kind, item, device, repeats, threads, rounds, torch_firs
     return merged
 
 
-def op_row(case, index, device, sides, args, peaks):
-    got = rounds_median(sides, "op", index, device, args.repeats, args.threads, args.rounds, 0)
+def op_row(case, index, device, sides, args, peaks, kind="op"):
+    """The row of a case: `index` into cases() (kind "op"), or named()'s JSON (kind "call")."""
+    got = rounds_median(sides, kind, index, device, args.repeats, args.threads, args.rounds, 0)
     row = {"op": case.op, "variant": case.variant, "shape": case.label, "device": device,
            "check": got[("engine", "check")], "threads": int(got[("engine", "threads")]),
            "forward_ms": got[("engine", "forward_ms")],
@@ -165,7 +166,115 @@ def charts(rows, training_rows, peaks, folder):
         plt.close(fig)
 
 
+def _shape(text):
+    try:
+        return tuple(int(n) for n in text.split(",") if n)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a shape such as 8,64,64,64, got {text!r}")
+
+
+def _value(text):
+    """A keyword argument from the command line: an int, a float, a tuple of ints, or a word."""
+    for parse in (int, float, lambda t: tuple(int(n) for n in t.split(",") if n) if "," in t
+                  else None):
+        try:
+            value = parse(text)
+            if value is not None:
+                return value
+        except ValueError:
+            pass
+    return {"True": True, "False": False, "None": None}.get(text, text)
+
+
+def _keywords(extra):
+    """--name value pairs (a lone --flag is True) as keyword arguments of the op."""
+    kwargs, key = {}, None
+    for word in extra:
+        if word.startswith("--"):
+            key = word[2:].replace("-", "_")
+            kwargs[key] = True
+        elif key is None:
+            raise SystemExit(f"unexpected argument {word!r}: keyword arguments go as --name value")
+        else:
+            kwargs[key], key = _value(word), None
+    return kwargs
+
+
+def op_command(argv):
+    """python -m benchmarks op NAME --input SHAPE [--weight SHAPE] [--bias SHAPE] [--other SHAPE]
+    [--KEYWORD VALUE ...]: one op at the shapes you name, every variant you ask for, beside
+    PyTorch, each side in its own process (as the full benchmark)."""
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks op", description=op_command.__doc__,
+        epilog="Other --name value pairs are the op's keyword arguments (--padding 1, --stride 2,2, "
+               "--mode bilinear). Example: python -m benchmarks op conv2d --input 8,64,64,64 "
+               "--weight 64,64,3,3 --padding 1 --variants all --backward")
+    parser.add_argument("op", help="a function of engine.nn.functional or engine (conv2d, matmul, "
+                        "add, log_softmax, ...), called with float32 tensors of the given shapes")
+    for name in ("input", "weight", "bias", "other"):  # in the order the op takes them
+        parser.add_argument(f"--{name}", type=_shape, metavar="SHAPE")
+    parser.add_argument("--variants", default=None,
+                        help="'all', or variant names with commas (default: the default one)")
+    parser.add_argument("--backward", action="store_true", help="time forward + backward too")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--repeats", type=int, default=15, help="timed runs per process")
+    parser.add_argument("--rounds", type=int, default=3, help="processes per side")
+    parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument("--no-torch", action="store_true", help="time the engine alone")
+    parser.add_argument("--json", help="write the rows to this file")
+    args, extra = parser.parse_known_args(argv)
+    kwargs = _keywords(extra)
+    shapes = [s for s in (args.input, args.weight, args.bias, args.other) if s is not None]
+    if not shapes:
+        parser.error("give the shape of at least one tensor (--input 8,64,64,64)")
+    names = backend.variants(args.op, args.device)
+    if args.variants == "all":
+        chosen = list(names) or ["-"]
+    elif args.variants:
+        chosen = args.variants.split(",")
+        unknown = [v for v in chosen if v not in names]
+        if unknown:
+            parser.error(f"{args.op} on {args.device} has no variant {', '.join(unknown)}; "
+                         f"it has {', '.join(names) or 'none'}")
+    else:
+        chosen = ["-"]
+    torch_present = not args.no_torch and importlib.util.find_spec("torch") is not None
+    print(f"{args.threads} threads per library, {args.rounds} rounds of {args.repeats} timed runs, "
+          "each library in its own process" + ("" if torch_present else "; PyTorch not timed"),
+          flush=True)
+    peaks = {"gflops": sgemm_rate(), "gbytes_per_s": copy_bandwidth()}
+    rows, torch_row = [], None
+    for variant in chosen:
+        spec = {"op": args.op, "shapes": shapes, "kwargs": kwargs, "variant": variant,
+                "backward": args.backward}
+        case = named(**spec)
+        # PyTorch has no variants: timed once, beside the first
+        sides = ("engine", "torch") if torch_present and torch_row is None else ("engine",)
+        row = op_row(case, json.dumps(spec), args.device, sides, args, peaks, kind="call")
+        torch_row = torch_row or {k: v for k, v in row.items() if k.startswith("torch_")}
+        _compare(row, torch_row)
+        rows.append(row)
+    print_table(rows, peaks)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"peaks": peaks, "threads": args.threads, "ops": rows}, f, indent=2)
+    return 0
+
+
+def _compare(row, torch_row):
+    """Fill in PyTorch's times and the ratios from the row that timed them."""
+    row.update(torch_row)
+    if "torch_forward_ms" in row:
+        row["ratio_forward"] = row["forward_ms"] / row["torch_forward_ms"]
+        if "torch_forward_backward_ms" in row and "forward_backward_ms" in row:
+            row["ratio_forward_backward"] = (row["forward_backward_ms"]
+                                             / row["torch_forward_backward_ms"])
+
+
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["op"]:
+        return op_command(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer cases, repeats and rounds")

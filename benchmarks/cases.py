@@ -9,9 +9,10 @@ from typing import Callable
 
 import numpy as np
 
+import engine as eg
 import engine.nn.functional as F
 from engine import backend
-
+from kernels.geometry import window_output_size
 
 
 @dataclass
@@ -101,3 +102,56 @@ def cases():
             out.append(_conv(variant, "dncnn 8x64x64x64 * 64x64x3x3", (8, 64, 64, 64), (64, 64, 3, 3),
                              1, quick=variant == "auto"))
     return out
+
+
+def _direct_flops(op, shapes, kwargs):
+    """Multiply-adds x 2 of the direct computation (the "effective FLOPs" convention: a fast
+    algorithm such as Winograd does fewer), for the ops that have a count; else 0."""
+    if op in ("conv1d", "conv2d", "conv3d") and len(shapes) >= 2:
+        x, w = shapes[0], shapes[1]
+        spatial = len(x) - 2
+        pick = {name: kwargs.get(name, default) for name, default in
+                (("stride", 1), ("padding", 0), ("dilation", 1))}
+        pick = {k: (tuple(v) if isinstance(v, (list, tuple)) else (v,) * spatial)
+                for k, v in pick.items()}
+        if isinstance(kwargs.get("padding"), str):
+            return 0.0  # "same"/"valid": leave it to the user
+        out = [window_output_size(n, k, s, p, d) for n, k, s, p, d in
+               zip(x[2:], w[2:], pick["stride"], pick["padding"], pick["dilation"])]
+        return 2.0 * x[0] * w[0] * np.prod(out) * np.prod(w[1:])
+    if op in ("matmul", "mm", "bmm") and len(shapes) == 2 and min(map(len, shapes)) >= 2:
+        batch = np.prod(np.broadcast_shapes(shapes[0][:-2], shapes[1][:-2]))
+        return 2.0 * batch * shapes[0][-2] * shapes[0][-1] * shapes[1][-1]
+    if op == "linear" and len(shapes) >= 2:
+        return 2.0 * np.prod(shapes[0][:-1]) * shapes[0][-1] * shapes[1][0]
+    return 0.0
+
+
+def _function(namespaces, op):
+    for namespace in namespaces:
+        fn = getattr(namespace, op, None)
+        if callable(fn):
+            return fn
+    return None
+
+
+def named(op, shapes, kwargs=None, variant="-", backward=True):
+    """A BenchCase for any op the user names, at any shapes: engine.nn.functional.op (else
+    engine.op) called with float32 tensors of `shapes` in order and `kwargs`, beside
+    torch.nn.functional.op (else torch.op) when PyTorch has it."""
+    kwargs = dict(kwargs or {})
+    shapes = tuple(tuple(s) for s in shapes)
+    fn = _function((F, eg), op)
+    if fn is None:
+        raise SystemExit(f"unknown op {op!r}: not in engine.nn.functional nor engine")
+
+    def torch_call(t, *tensors):
+        torch_fn = _function((t.nn.functional, t), op)
+        if torch_fn is None:
+            raise SystemExit(f"PyTorch has no {op}")
+        return torch_fn(*tensors, **kwargs)
+    label = " * ".join("x".join(map(str, s)) for s in shapes) + "".join(
+        f" {k}={v}" for k, v in kwargs.items())
+    return BenchCase(op, variant, label, shapes, lambda *tensors: fn(*tensors, **kwargs),
+                     torch_call, _direct_flops(op, shapes, kwargs), catalog=None,
+                     backward=backward)

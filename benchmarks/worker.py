@@ -1,7 +1,10 @@
 """One library's side of one benchmark item, in a process of its own.
 
-    python -m benchmarks.worker {engine,torch} {op,train} ITEM [--device D] [--repeats N]
+    python -m benchmarks.worker {engine,torch} {op,call,train} ITEM [--device D] [--repeats N]
                                 [--threads T]
+
+ITEM is an index into benchmarks.cases.cases() (op), a JSON object of benchmarks.cases.named's
+arguments (call: an op at shapes the user named), or a network name (train).
 
 `python -m benchmarks` starts a fresh process for each library, item and round, so that no
 library's thread pool spins over another's cores and each process's resident memory is its
@@ -52,7 +55,7 @@ def variant_choice(case, device):
     """The context that runs the case's variant (on a device that has variants of its op)."""
     import engine as eg
     from engine import backend
-    if backend.variants(case.op, device):
+    if case.variant != "-" and backend.variants(case.op, device):
         return eg.use_variant(**{case.op: case.variant})
     return contextlib.nullcontext()
 
@@ -100,8 +103,9 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m benchmarks.worker", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("side", choices=["engine", "torch"])
-    parser.add_argument("kind", choices=["op", "train"])
-    parser.add_argument("item", help="an index into benchmarks.cases.cases(), or a network name")
+    parser.add_argument("kind", choices=["op", "call", "train"])
+    parser.add_argument("item", help="an index into benchmarks.cases.cases(), a JSON object of "
+                        "benchmarks.cases.named's arguments, or a network name")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--threads", type=int, default=os.cpu_count())
@@ -115,11 +119,11 @@ def main(argv=None):
         eg.set_num_threads(args.threads)
         threads = eg.get_num_threads()
     from . import training
-    from .cases import cases
+    from .cases import cases, named
     from .timing import measure
 
-    if args.kind == "op":
-        case = cases()[int(args.item)]
+    if args.kind in ("op", "call"):
+        case = cases()[int(args.item)] if args.kind == "op" else named(**json.loads(args.item))
         engine_side = args.side == "engine"
         # the variant is chosen for the timed runs too, not only while the inputs are built
         with variant_choice(case, args.device) if engine_side else contextlib.nullcontext():

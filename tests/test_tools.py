@@ -3,6 +3,7 @@ import json
 import os
 
 import numpy as np
+import pytest
 
 import engine as eg
 import engine.nn.functional as F
@@ -146,6 +147,29 @@ def test_benchmark_harness_checks_times_and_writes_files(tmp_path):
     assert report["peaks"]["gflops"] > 0 and report["peaks"]["gbytes_per_s"] > 0
     assert (tmp_path / "b.csv").read_text().startswith("added_mb,")
     assert "roofline.png" in os.listdir(out)
+
+
+def test_benchmark_op_times_an_op_at_the_users_shapes_in_its_variants_from_any_folder(tmp_path):
+    import subprocess
+    import sys
+    done = subprocess.run([sys.executable, "-m", "benchmarks", "op", "conv2d", "--input", "2,3,9,9",
+                           "--weight", "4,3,3,3", "--padding", "1", "--stride", "2,2",
+                           "--variants", "auto,im2col", "--backward", "--no-torch", "--rounds", "1",
+                           "--repeats", "2", "--json", str(tmp_path / "op.json")],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert done.returncode == 0, done.stderr
+    rows = json.loads((tmp_path / "op.json").read_text())["ops"]
+    assert [(r["op"], r["variant"]) for r in rows] == [("conv2d", "auto"), ("conv2d", "im2col")]
+    assert all(r["shape"] == "2x3x9x9 * 4x3x3x3 padding=1 stride=(2, 2)" for r in rows)
+    # the direct convolution's count: 2 N Cout Hout Wout Cin kh kw, with 5 x 5 outputs
+    assert all(r["gflops"] * r["forward_ms"] / 1e3 * 1e9 == pytest.approx(2 * 2 * 4 * 25 * 27)
+               for r in rows)
+    assert all(r["forward_backward_ms"] > 0 for r in rows)
+    assert "conv2d[im2col]" in done.stdout
+    bad = subprocess.run([sys.executable, "-m", "benchmarks", "op", "conv2d", "--input", "2,3,9,9",
+                          "--weight", "4,3,3,3", "--variants", "nonesuch"],
+                         capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert bad.returncode == 2 and "has no variant nonesuch" in bad.stderr
 
 
 def test_benchmark_worker_times_a_training_step_in_a_process_of_its_own():

@@ -1,5 +1,6 @@
-"""Timing with warm-up and medians, and the machine's measured GEMM rate."""
+"""Timing with warm-up and medians (measure, Timer), and the machine's measured peaks."""
 import time
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -26,6 +27,90 @@ def measure(fn, warmup=3, repeats=15, device="cpu", events=None):
             times.append(time.perf_counter() - start)
     q1, median, q3 = np.percentile(times, [25, 50, 75])
     return median, q3 - q1
+
+
+@dataclass
+class Measurement:
+    """What a Timer measured: the time of one run of the statement, in seconds, for each block
+    of `number_per_run` runs (a block's time / number_per_run)."""
+    times: list
+    number_per_run: int
+    label: str = ""
+
+    @property
+    def median(self):
+        return float(np.median(self.times))
+
+    @property
+    def mean(self):
+        return float(np.mean(self.times))
+
+    @property
+    def iqr(self):
+        q1, q3 = np.percentile(self.times, [25, 50 + 25])
+        return float(q3 - q1)
+
+    def __repr__(self):
+        unit, scale = next((u, s) for u, s in (("s", 1), ("ms", 1e3), ("us", 1e6), ("ns", 1e9))
+                           if self.median * s >= 1 or u == "ns")
+        return (f"<Measurement {self.label or 'stmt'}: median {self.median * scale:.3g} {unit}, "
+                f"IQR {self.iqr * scale:.3g} {unit}, {len(self.times)} blocks of "
+                f"{self.number_per_run} runs>")
+
+
+class Timer:
+    """Times a statement as torch.utils.benchmark.Timer does: a callable, or Python source run
+    with `globals` after `setup`. On the cuda device each block of runs is bracketed by CUDA
+    events (no synchronization inside the timed region); elsewhere, and in Numba's simulator,
+    by the wall clock.
+
+        t = Timer(lambda: F.conv2d(x, w, padding=1), label="conv2d")
+        m = t.blocked_autorange(min_run_time=0.5)   # m.median, m.iqr, m.times
+    """
+
+    def __init__(self, stmt, setup="", globals=None, device="cpu", label=""):
+        if callable(stmt):
+            self._run = stmt
+        else:
+            namespace = dict(globals or {})
+            exec(compile(setup, "<setup>", "exec"), namespace)
+            code = compile(stmt, "<stmt>", "exec")
+            self._run = lambda: exec(code, namespace)  # noqa: S102  (the user's statement)
+        self.device, self.label = device, label or (stmt if isinstance(stmt, str) else "")
+
+    def _block(self, number):
+        """Seconds for `number` runs in a row."""
+        from engine import backend
+
+        def runs():
+            for _ in range(number):
+                self._run()
+        if self.device == "cuda" and not backend.simulated():
+            return _cuda_event_times(runs, 1, numba_events())[0]
+        start = time.perf_counter()
+        runs()
+        return time.perf_counter() - start
+
+    def timeit(self, number=100):
+        """One warm-up run, then one block of `number` runs."""
+        self._run()
+        return Measurement([self._block(number) / number], number, self.label)
+
+    def blocked_autorange(self, min_run_time=0.2, warmup=1):
+        """After `warmup` runs, blocks of runs (as many runs a block as make it last at least a
+        50th of min_run_time, and 1 ms) until min_run_time has passed and 3 blocks at least: a
+        fast statement is timed over many runs, a slow one run by run."""
+        for _ in range(warmup):
+            self._run()
+        target, number = max(min_run_time / 50, 1e-3), 1
+        while (took := self._block(number)) < target and number < 10 ** 9:
+            number *= max(2, min(10, int(target / max(took, 1e-9))))
+        times, total = [took / number], took
+        while total < min_run_time or len(times) < 3:
+            took = self._block(number)
+            times.append(took / number)
+            total += took
+        return Measurement(times, number, self.label)
 
 
 def numba_events():

@@ -149,6 +149,20 @@ def test_benchmark_harness_checks_times_and_writes_files(tmp_path):
     assert "roofline.png" in os.listdir(out)
 
 
+def test_timer_times_callables_and_statements_in_blocks_sized_to_the_statement():
+    from benchmarks import Timer
+    calls = []
+    m = Timer(lambda: calls.append(1), label="append").blocked_autorange(min_run_time=0.02)
+    assert len(m.times) >= 3 and m.number_per_run > 100  # a fast statement: many runs a block
+    assert len(calls) >= 1 + m.number_per_run * len(m.times)
+    assert 0 < m.median < 1e-3 and m.iqr >= 0 and "append" in repr(m)
+    slow = Timer("time.sleep(0.004)", setup="import time").blocked_autorange(min_run_time=0.02)
+    assert slow.number_per_run == 1 and slow.median >= 0.004
+    a = eg.randn(8, 8)
+    once = Timer("a @ a", globals={"a": a}).timeit(number=5)
+    assert once.number_per_run == 5 and len(once.times) == 1 and once.label == "a @ a"
+
+
 def test_benchmark_op_times_an_op_at_the_users_shapes_in_its_variants_from_any_folder(tmp_path):
     import subprocess
     import sys

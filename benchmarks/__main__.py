@@ -166,6 +166,46 @@ def charts(rows, training_rows, peaks, folder):
         plt.close(fig)
 
 
+def compare(rows, training_rows, baseline, threshold=0.05):
+    """Each time of this run against the baseline's (a --json file of an earlier run): the
+    change, and SLOWER where it grew by more than `threshold` and by more than twice the two
+    runs' spread (their IQRs relative to their medians, added). Returns (lines, slowdowns)."""
+    def keyed(items, key):
+        return {key(r): r for r in items}
+    pairs = []  # (name, new ms, new iqr, old ms, old iqr, new ratio, old ratio)
+    old_ops = keyed(baseline.get("ops", []), lambda r: (r["op"], r["variant"], r["shape"],
+                                                        r["device"]))
+    for r in rows:
+        o = old_ops.get((r["op"], r["variant"], r["shape"], r["device"]))
+        if o:
+            name = f"{r['op']}[{r['variant']}] {r['shape'].split()[0]} {r['device']}"
+            pairs.append((name, r["forward_ms"], r.get("forward_iqr_ms", 0), o["forward_ms"],
+                          o.get("forward_iqr_ms", 0), r.get("ratio_forward"),
+                          o.get("ratio_forward")))
+    old_steps = keyed(baseline.get("training", []), lambda r: r["network"])
+    for r in training_rows:
+        o = old_steps.get(r["network"])
+        if o:
+            pairs.append((f"training step {r['network']}", r["engine_ms"],
+                          r.get("engine_iqr_ms", 0), o["engine_ms"], o.get("engine_iqr_ms", 0),
+                          r.get("ratio"), o.get("ratio")))
+    lines = [f"{'compared with the baseline':<44}{'ms':>9}{'was':>9}{'change':>8}{'noise':>7}"
+             f"{'ratio':>7}{'was':>6}"]
+    slowdowns = []
+    for name, new, new_iqr, old, old_iqr, ratio, old_ratio in pairs:
+        change = new / old - 1
+        noise = new_iqr / new + old_iqr / old
+        slower = change > max(threshold, 2 * noise)
+        slowdowns += [name] if slower else []
+        ratios = (f"{ratio:>7.2f}{old_ratio:>6.2f}" if ratio is not None and old_ratio is not None
+                  else f"{'-':>7}{'-':>6}")
+        lines.append(f"{name:<44}{new:>9.2f}{old:>9.2f}{change:>+8.0%}{noise:>7.0%}{ratios}"
+                     + ("  SLOWER" if slower else ""))
+    if not pairs:
+        lines.append("(no item of this run is in the baseline)")
+    return lines, slowdowns
+
+
 def _shape(text):
     try:
         return tuple(int(n) for n in text.split(",") if n)
@@ -292,6 +332,8 @@ def main(argv=None):
     parser.add_argument("--no-torch", action="store_true", help="time the engine alone")
     parser.add_argument("--json", help="write every row to this file")
     parser.add_argument("--csv", help="write the op rows to this CSV file")
+    parser.add_argument("--compare", metavar="BASELINE", help="a --json file of an earlier run: "
+                        "print each time's change and flag slowdowns beyond the noise (exit 1)")
     parser.add_argument("--out", default=os.path.join("out", "bench"), help="folder for the charts")
     args = parser.parse_args(argv)
     args.repeats = args.repeats or (5 if args.quick else 15)
@@ -333,11 +375,17 @@ def main(argv=None):
             writer = csv.DictWriter(f, fieldnames=sorted({k for r in rows for k in r}))
             writer.writeheader()
             writer.writerows(rows)
+    slowdowns = []
+    if args.compare:
+        with open(args.compare) as f:
+            lines, slowdowns = compare(rows, training_rows, json.load(f))
+        print("\n" + "\n".join(lines))
     mismatches = [r for r in rows if r["check"] == "MISMATCH"]
     print(f"\n{len(rows)} cases, {len(training_rows)} training steps in "
           f"{time.perf_counter() - started:.0f} s; charts in {args.out}"
-          + (f"; {len(mismatches)} reference MISMATCH" if mismatches else ""))
-    return 1 if mismatches else 0
+          + (f"; {len(mismatches)} reference MISMATCH" if mismatches else "")
+          + (f"; {len(slowdowns)} slower than the baseline" if slowdowns else ""))
+    return 1 if mismatches or slowdowns else 0
 
 
 if __name__ == "__main__":

@@ -129,14 +129,20 @@ def test_engine_debug_2_logs_every_op_as_it_runs():
     assert "8x8, 8x8 -> 8x8" in done.stderr
 
 
-def test_benchmark_harness_checks_times_and_writes_files(tmp_path):
+def test_benchmark_harness_checks_times_and_writes_files(tmp_path, capsys):
     from benchmarks.__main__ import main
     out = tmp_path / "charts"
+    # a baseline in which add took no time at all: this run is slower, beyond any noise
+    baseline = {"ops": [{"op": "add", "variant": "-", "shape": "4,194,304 floats",
+                         "device": "cpu", "forward_ms": 1e-6, "forward_iqr_ms": 0.0}]}
+    (tmp_path / "baseline.json").write_text(json.dumps(baseline))
     code = main(["--op", "add", "conv2d", "--variant", "-", "fused", "--quick", "--no-training",
                  "--no-torch", "--rounds", "1", "--repeats", "2", "--threads", "1",
                  "--json", str(tmp_path / "b.json"), "--csv", str(tmp_path / "b.csv"),
-                 "--out", str(out)])
-    assert code == 0
+                 "--out", str(out), "--compare", str(tmp_path / "baseline.json")])
+    printed = capsys.readouterr().out
+    assert code == 1 and "1 slower than the baseline" in printed
+    assert [line.split()[0] for line in printed.splitlines() if "SLOWER" in line] == ["add[-]"]
     report = json.loads((tmp_path / "b.json").read_text())
     names = {(r["op"], r["variant"]) for r in report["ops"]}
     assert ("add", "-") in names and ("conv2d", "fused") in names
@@ -147,6 +153,23 @@ def test_benchmark_harness_checks_times_and_writes_files(tmp_path):
     assert report["peaks"]["gflops"] > 0 and report["peaks"]["gbytes_per_s"] > 0
     assert (tmp_path / "b.csv").read_text().startswith("added_mb,")
     assert "roofline.png" in os.listdir(out)
+
+
+def test_compare_flags_only_slowdowns_beyond_the_noise():
+    from benchmarks.__main__ import compare
+
+    def op(ms, iqr, ratio=None):
+        return {"op": "conv2d", "variant": "im2col", "shape": "8x64 big", "device": "cpu",
+                "forward_ms": ms, "forward_iqr_ms": iqr, "ratio_forward": ratio}
+    step = {"network": "cnn", "engine_ms": 100.0, "engine_iqr_ms": 1.0, "ratio": 1.5}
+    baseline = {"ops": [op(10.0, 0.1, 1.0)], "training": [step]}
+    lines, slower = compare([op(11.0, 0.1, 1.1)], [dict(step, engine_ms=103.0)], baseline)
+    assert slower == ["conv2d[im2col] 8x64 cpu"]  # +10% against 2% noise; the step +3% only
+    assert "+10%" in lines[1] and "1.10  1.00" in lines[1] and "SLOWER" not in lines[2]
+    _, slower = compare([op(11.0, 0.5)], [], baseline)  # +10% within 2 x (5% + 1%) of noise
+    assert slower == []
+    lines, slower = compare([], [], {})
+    assert slower == [] and "no item" in lines[-1]
 
 
 def test_timer_times_callables_and_statements_in_blocks_sized_to_the_statement():

@@ -25,6 +25,7 @@ from engine import backend
 
 from . import training
 from .cases import cases, named
+from .machine import describe, subtitle
 from .timing import copy_bandwidth, sgemm_rate
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -97,21 +98,47 @@ def training_row(network, sides, args):
     return row
 
 
+def _name(row):
+    return row["op"] if row["variant"] == "-" else f"{row['op']}[{row['variant']}]"
+
+
+ABOVE = {"compute": "above the compute roof: fewer FLOPs than the direct count (fast algorithm)",
+         "memory": "above the memory roof: its data was in cache, or the copy measured low"}
+
+
+def above_roof(row, peaks):
+    """None under the roof, else which roof the row is above ("compute" or "memory"). FLOPs are
+    counted the direct way (a convolution's 2 N Cout Hout Wout Cin kh kw): an algorithm doing
+    fewer (Winograd) shows a rate above the compute roof."""
+    if row["roofline_fraction"] <= 1:
+        return None
+    return "compute" if row["intensity"] * peaks["gbytes_per_s"] >= peaks["gflops"] else "memory"
+
+
 def print_table(rows, peaks):
     print(f"\npeaks: {peaks['gflops']:.0f} GFLOP/s (sgemm 2048), {peaks['gbytes_per_s']:.1f} GB/s "
-          f"(copy of 256 MB)")
-    header = (f"{'op':<26}{'shape':<34}{'check':<7}{'fwd ms':>9}{'f+b ms':>9}{'GFLOP/s':>9}"
-              f"{'GB/s':>7}{'roof':>6}{'torch f+b':>10}{'ratio':>7}")
+          f"(copy of 256 MB), measured at the start of this run")
+    header = (f"{'op':<26}{'shape':<34}{'check':<10}{'fwd ms':>9}{'f+b ms':>9}{'GFLOP/s':>9}"
+              f"{'GB/s':>7}{'roof':>7}{'torch f+b':>10}{'ratio':>7}")
     print(header)
     print("-" * len(header))
     for r in rows:
-        name = r["op"] if r["variant"] == "-" else f"{r['op']}[{r['variant']}]"
-        fb = r.get("forward_backward_ms", float("nan"))
-        tfb = r.get("torch_forward_backward_ms", r.get("torch_forward_ms", float("nan")))
-        ratio = r.get("ratio_forward_backward", r.get("ratio_forward", float("nan")))
-        print(f"{name:<26}{r['shape']:<34}{r['check']:<7}{r['forward_ms']:>9.2f}{fb:>9.2f}"
-              f"{r['gflops']:>9.1f}{r['gbytes_per_s']:>7.1f}{r['roofline_fraction']:>6.0%}"
-              f"{tfb:>10.2f}{ratio:>7.2f}")
+        fb = r.get("forward_backward_ms")
+        tfb = r.get("torch_forward_backward_ms", r.get("torch_forward_ms"))
+        ratio = r.get("ratio_forward_backward", r.get("ratio_forward"))
+        roof = f"{r['roofline_fraction']:.0%}" + ("*" if r["roofline_fraction"] > 1 else " ")
+        print(f"{_name(r):<26}{r['shape']:<34}{r['check']:<10}{r['forward_ms']:>9.2f}"
+              f"{_number(fb, 9)}{_number(r['gflops'] or None, 9, '.1f')}"
+              f"{r['gbytes_per_s']:>7.1f}{roof:>7}{_number(tfb, 10)}{_number(ratio, 7)}")
+    for roof in sorted({above_roof(r, peaks) for r in rows} - {None}):
+        print(f"* {ABOVE[roof]}")
+    if rows and not any("torch_forward_ms" in r for r in rows):
+        print("(PyTorch was not timed: pip install -e '.[bench]' for the ratios)")
+
+
+def _number(value, width, form=".2f"):
+    """value in a column, or '-' where there is none (no PyTorch, no backward, no FLOP count)."""
+    return f"{value:>{width}{form}}" if value is not None else f"{'-':>{width}}"
 
 
 def print_training(rows):
@@ -122,48 +149,93 @@ def print_training(rows):
     print(header)
     print("-" * len(header))
     for r in rows:
-        nan = float("nan")
         print(f"{r['network']:<8}{'x'.join(map(str, r['batch'])):<18}{r['engine_ms']:>10.2f}"
-              f"{r.get('torch_ms', nan):>10.2f}{r.get('ratio', nan):>7.2f}"
-              f"{r['engine_added_mb']:>11.1f}{r.get('torch_added_mb', nan):>10.1f}"
-              f"{r.get('memory_ratio', nan):>7.2f}")
+              f"{_number(r.get('torch_ms'), 10)}{_number(r.get('ratio'), 7)}"
+              f"{r['engine_added_mb']:>11.1f}{_number(r.get('torch_added_mb'), 10, '.1f')}"
+              f"{_number(r.get('memory_ratio'), 7)}")
 
 
-def charts(rows, training_rows, peaks, folder):
+def charts(rows, training_rows, peaks, folder, subtitle):
+    """roofline.png, and ratios.png beside PyTorch (or, without it, roof.png: the engine alone);
+    returns the files written."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
+    written = []
+
+    def save(fig, name):
+        fig.tight_layout()
+        fig.savefig(os.path.join(folder, name), dpi=120)
+        plt.close(fig)
+        written.append(name)
+
     fig, ax = plt.subplots(figsize=(8, 5.5))
     intensity = np.logspace(-2, 3, 200)
     ax.loglog(intensity, np.minimum(peaks["gflops"], intensity * peaks["gbytes_per_s"]), "k-",
-              label="roofline (measured peaks)")
-    for r in rows:
-        name = r["op"] if r["variant"] == "-" else f"{r['op']}[{r['variant']}]"
-        ax.scatter(r["intensity"], r["gflops"], s=25)
-        ax.annotate(f"{name} {r['shape'].split()[0]}", (r["intensity"], r["gflops"]), fontsize=6,
-                    xytext=(3, 2), textcoords="offset points")
-    ax.set(xlabel="arithmetic intensity (FLOP per byte)", ylabel="GFLOP/s (forward)",
-           title="Engine kernels on the roofline")
-    ax.legend(loc="lower right")
-    fig.tight_layout()
-    fig.savefig(os.path.join(folder, "roofline.png"), dpi=120)
-    plt.close(fig)
-    compared = [(f"{r['op']}[{r['variant']}] {r['shape'].split()[0]}",
+              label=f"roof: {peaks['gflops']:.0f} GFLOP/s sgemm, {peaks['gbytes_per_s']:.1f} GB/s "
+                    "copy (measured)")
+    counted = [r for r in rows if r["gflops"] > 0]
+    for roof, marker, color in ((None, "o", "tab:blue"), ("compute", "^", "tab:red"),
+                                ("memory", "v", "tab:purple")):
+        chosen = [r for r in counted if above_roof(r, peaks) == roof]
+        if chosen:
+            ax.scatter([r["intensity"] for r in chosen], [r["gflops"] for r in chosen], s=25,
+                       marker=marker, color=color, label=ABOVE.get(roof, "forward pass of an op"))
+    for r in counted:
+        ax.annotate(f"{_name(r)} {r['shape'].split()[0]} {r['roofline_fraction']:.0%}",
+                    (r["intensity"], r["gflops"]), fontsize=6, xytext=(3, 2),
+                    textcoords="offset points")
+    ax.set(xlabel="arithmetic intensity (FLOP per byte moved at least)",
+           ylabel="GFLOP/s (forward)")
+    ax.set_title(f"Engine kernels on the roofline\n{subtitle}", fontsize=9)
+    ax.legend(loc="lower right", fontsize=7)
+    save(fig, "roofline.png")
+
+    compared = [(f"{_name(r)} {r['shape'].split()[0]}",
                  r.get("ratio_forward_backward", r["ratio_forward"]))
                 for r in rows if "ratio_forward" in r]
-    compared += [(f"training step: {r['network']}", r["ratio"]) for r in training_rows if "ratio" in r]
+    compared += [(f"training step: {r['network']}", r["ratio"]) for r in training_rows
+                 if "ratio" in r]
     if compared:
-        fig, ax = plt.subplots(figsize=(8, 0.3 * len(compared) + 1.5))
-        labels, ratios = zip(*compared)
-        ax.barh(labels, ratios, color=["tab:green" if v <= 1 else "tab:orange" for v in ratios])
-        ax.axvline(1, color="k", linewidth=1)
-        ax.set_xscale("log")
-        ax.set(xlabel="engine time / PyTorch time (forward + backward; < 1 is faster)",
-               title="Engine against PyTorch (CPU), each in its own process")
-        ax.tick_params(axis="y", labelsize=7)
-        fig.tight_layout()
-        fig.savefig(os.path.join(folder, "ratios.png"), dpi=120)
-        plt.close(fig)
+        labels, values = zip(*compared)
+        xlabel = "engine time / PyTorch time (forward + backward where timed; < 1 is faster)"
+        title = "Engine against PyTorch, each in its own process"
+        colors = ["tab:green" if v <= 1 else "tab:orange" for v in values]
+        legend = [Patch(color="tab:green", label="engine faster"),
+                  Patch(color="tab:orange", label="PyTorch faster")]
+        name, text = "ratios.png", "{:.2f}x"
+    elif counted:  # without PyTorch: each op's fraction of its roof
+        labels = [f"{_name(r)} {r['shape'].split()[0]}" for r in counted]
+        values = [r["roofline_fraction"] for r in counted]
+        xlabel = "fraction of the roof (forward)"
+        title = "Engine kernels alone (PyTorch is not installed: pip install -e '.[bench]')"
+        shade = {None: "tab:blue", "compute": "tab:red", "memory": "tab:purple"}
+        roofs = [above_roof(r, peaks) for r in counted]
+        colors = [shade[roof] for roof in roofs]
+        legend = [Patch(color=shade[roof], label=ABOVE.get(roof, "under the roof"))
+                  for roof in dict.fromkeys([None] + roofs)]
+        name, text = "roof.png", "{:.0%}"
+    else:
+        return written
+    fig, ax = plt.subplots(figsize=(8, 0.3 * len(values) + 0.25 * len(legend) + 2))
+    values = tuple(values)
+    bars = ax.barh(labels, values, color=colors)
+    ax.bar_label(bars, labels=[text.format(v) for v in values], fontsize=7, padding=2)
+    ax.axvline(1, color="k", linewidth=1)
+    ax.set_xscale("log")
+    ax.set_xlim(min(values + (1,)) / 1.5, max(values + (1,)) * 2)
+    ax.xaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1, 2, 5)))
+    ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(plt.FuncFormatter(lambda v, _: ""))
+    ax.set_xlabel(xlabel)
+    ax.set_title(f"{title}\n{subtitle}", fontsize=9)
+    ax.legend(handles=legend, loc="upper center", bbox_to_anchor=(0.5, -0.3), fontsize=7,
+              frameon=False)  # below the axis, never over a bar
+    ax.tick_params(axis="y", labelsize=7)
+    ax.invert_yaxis()  # in the table's order, top down
+    save(fig, name)
+    return written
 
 
 def compare(rows, training_rows, baseline, threshold=0.05):
@@ -282,6 +354,8 @@ def op_command(argv):
     print(f"{args.threads} threads per library, {args.rounds} rounds of {args.repeats} timed runs, "
           "each library in its own process" + ("" if torch_present else "; PyTorch not timed"),
           flush=True)
+    machine = describe(args.threads)
+    print(f"on {subtitle(machine, time.strftime('%Y-%m-%d'))}", flush=True)
     peaks = {"gflops": sgemm_rate(), "gbytes_per_s": copy_bandwidth()}
     rows, torch_row = [], None
     for variant in chosen:
@@ -297,7 +371,8 @@ def op_command(argv):
     print_table(rows, peaks)
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"peaks": peaks, "threads": args.threads, "ops": rows}, f, indent=2)
+            json.dump({"machine": machine, "date": time.strftime("%Y-%m-%d"), "peaks": peaks,
+                       "threads": args.threads, "ops": rows}, f, indent=2)
     return 0
 
 
@@ -344,6 +419,8 @@ def main(argv=None):
         print("PyTorch is not installed: the engine alone is timed (pip install -e '.[bench]')")
     print(f"{args.threads} threads per library, {args.rounds} rounds of {args.repeats} timed runs, "
           "each library in its own process", flush=True)
+    machine, date = describe(args.threads), time.strftime("%Y-%m-%d")
+    print(f"on {subtitle(machine, date)}", flush=True)
     peaks = {"gflops": sgemm_rate(), "gbytes_per_s": copy_bandwidth()}
     rows = []
     for device in [] if args.no_ops else args.device:
@@ -365,11 +442,11 @@ def main(argv=None):
             training_rows.append(training_row(network, sides, args))
         print_training(training_rows)
     os.makedirs(args.out, exist_ok=True)
-    charts(rows, training_rows, peaks, args.out)
+    written = charts(rows, training_rows, peaks, args.out, subtitle(machine, date))
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"peaks": peaks, "threads": args.threads, "ops": rows,
-                       "training": training_rows}, f, indent=2, default=str)
+            json.dump({"machine": machine, "date": date, "peaks": peaks, "threads": args.threads,
+                       "ops": rows, "training": training_rows}, f, indent=2, default=str)
     if args.csv:
         with open(args.csv, "w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=sorted({k for r in rows for k in r}))
@@ -382,7 +459,7 @@ def main(argv=None):
         print("\n" + "\n".join(lines))
     mismatches = [r for r in rows if r["check"] == "MISMATCH"]
     print(f"\n{len(rows)} cases, {len(training_rows)} training steps in "
-          f"{time.perf_counter() - started:.0f} s; charts in {args.out}"
+          f"{time.perf_counter() - started:.0f} s; {', '.join(written)} in {args.out}"
           + (f"; {len(mismatches)} reference MISMATCH" if mismatches else "")
           + (f"; {len(slowdowns)} slower than the baseline" if slowdowns else ""))
     return 1 if mismatches or slowdowns else 0

@@ -28,6 +28,7 @@ from types import SimpleNamespace
 
 from engine import backend
 
+from .machine import describe
 from .timing import measure, numba_events
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -266,7 +267,7 @@ def environment():
         except Exception as e:  # noqa: BLE001
             nvvm = f"unavailable: {e}"
     return {"python": platform.python_version(), "versions": versions, "nvvm": nvvm,
-            "simulated": backend.simulated()}
+            "simulated": backend.simulated(), "machine": describe()}
 
 
 def report(engine, torch, s):

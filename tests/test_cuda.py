@@ -98,3 +98,28 @@ def test_the_profiler_counts_kernel_launches_and_host_copies_per_op():
     with eg.profile() as p:
         (eg.ones(3) * 2).sum()  # on the cpu: nothing launched, no GPU columns
     assert len(p.rows()) == 2 and "launches" not in p.table()
+
+
+def test_a_training_step_copies_only_its_batch_from_the_host():
+    """Every host-to-device copy synchronizes: a step of a DnCNN (conv, batch norm, ReLU, MSE,
+    SGD with momentum) copies its batch and target and nothing else; the launches are pinned
+    too, so that a change that adds kernels to a step says so."""
+    from kernels.cuda import device
+    eg.manual_seed(0)
+    model = models.DnCNN(depth=3, channels=2).to("cuda")
+    opt = optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    rng = np.random.default_rng(0)
+    batches = [rng.random((1, 1, 5, 5), dtype=np.float32) for _ in range(2)]
+
+    def step(noisy):
+        opt.zero_grad()
+        x, clean = eg.tensor(noisy, device="cuda"), eg.tensor(noisy * 0.5, device="cuda")
+        nn.functional.mse_loss(model(x), clean).backward()
+        opt.step()
+
+    step(batches[0])  # the first step makes the momentum buffers
+    before = device.counts.launches, device.counts.copies
+    step(batches[1])
+    launches, copies = device.counts.launches - before[0], device.counts.copies - before[1]
+    assert copies == 2
+    assert launches <= 60, launches

@@ -9,7 +9,7 @@ from .index import *        # noqa: F401,F403
 from .linalg import *       # noqa: F401,F403
 from .nn import *           # noqa: F401,F403
 from .pool import *         # noqa: F401,F403
-from . import conv, linalg, nn, optim
+from . import conv, linalg, nn, norm, optim
 
 globals().update(primitives(xp))
 
@@ -22,4 +22,6 @@ VARIANTS = {
     "cross_entropy": {"fused": nn.cross_entropy},
     "cross_entropy_backward": {"fused": nn.cross_entropy_backward},
     "sgd_step": {"fused": optim.sgd_step}, "adam_step": {"fused": optim.adam_step},
+    "batch_norm_forward": {"fused": norm.batch_norm_forward},
+    "batch_norm_backward": {"fused": norm.batch_norm_backward},
 }

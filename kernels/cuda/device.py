@@ -55,6 +55,13 @@ def launch(kernel, config, *args):
     kernel[config](*args)
 
 
+def counted(f, *args):
+    """f(*args), and the (launches, copies) it made on this thread."""
+    before = counts.launches, counts.copies
+    out = f(*args)
+    return out, (counts.launches - before[0], counts.copies - before[1])
+
+
 def to_device(a):
     """A host array copied to the device, counted."""
     counts.copies += 1

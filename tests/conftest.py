@@ -7,7 +7,7 @@ if os.environ.get("ENGINE_TEST_GPU") != "1":
 
 from hypothesis import HealthCheck, settings  # noqa: E402
 
-# ENGINE_RECORD_LAUNCHES=1 python -m pytest -m cuda rewrites kernels/cuda/launches.json: the
+# ENGINE_RECORD_LAUNCHES=1 python -m pytest rewrites kernels/cuda/launches.json: the
 # argument types of every kernel launch, which the compile check compiles for real GPUs
 # (ENGINE_RECORD_LAUNCHES=FILE.json writes FILE.json instead).
 if os.environ.get("ENGINE_RECORD_LAUNCHES"):

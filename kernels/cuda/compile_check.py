@@ -15,7 +15,7 @@ NUMBA_ENABLE_CUDASIM. One process per capability: numba-cuda caches compiled dev
 whatever the capability they were compiled for.
 
 The signatures are recorded by the simulator tests themselves:
-    ENGINE_RECORD_LAUNCHES=1 python -m pytest -m cuda
+    ENGINE_RECORD_LAUNCHES=1 python -m pytest   (the whole suite: some cuda cases are unmarked)
 rewrites launches.json (see tests/conftest.py); ENGINE_RECORD_LAUNCHES=FILE.json records to
 FILE.json instead, which `--launches FILE.json --only NAME` checks: a quick check of the kernels
 one change touched, while the full recording is under way elsewhere.

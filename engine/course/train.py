@@ -703,8 +703,18 @@ def _pictures(run, history, out):
         plt.close(fig)
 
     fig, ax = plt.subplots(figsize=(5, 3.2))
-    ax.plot(range(1, len(history) + 1), history, marker="o")
-    ax.set(xlabel="epoch", ylabel="training loss", title=f"{run.args.task}: loss", yscale="log")
+    # Deep Image Prior's "epochs" are blocks of iterations on its one image: say iterations
+    per_point = getattr(run, "iterations_per_epoch", 1)
+    xs = [per_point * (e + 1) for e in range(len(history))]
+    ax.plot(xs, history, marker="o")
+    if len(xs) <= 10:  # a tick at each point (one point alone would get fractional ticks)
+        ax.set_xticks(xs)
+        ax.set_xlim(xs[0] - per_point / 2, xs[-1] + per_point / 2)
+    else:
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+    ax.set(xlabel="iteration" if per_point > 1 else "epoch",
+           ylabel="training loss (mean over the epoch)" if per_point == 1 else "training loss",
+           title=f"{run.args.task}: loss", yscale="log")
     saved(fig, "loss_curve.png")
     if "templates" in run.pictures:  # the rows of W as images, as in the course notes
         templates = run.pictures["templates"]
@@ -732,7 +742,7 @@ def _pictures(run, history, out):
                                                 ("clean", clean))):
                 label = title if title == "clean" else f"{title} {data.psnr(image, clean):.2f} dB"
                 axes[r, c].imshow(image, cmap="gray", vmin=0, vmax=1)
-                axes[r, c].set_title(f"{name}: {label}")
+                axes[r, c].set_title(f"{name}: {label}", fontsize=9)  # three fit side by side
                 axes[r, c].axis("off")
         saved(fig, "denoising.png")
     if "superresolution" in run.pictures:  # a 96 x 96 crop of each, at the original's scale

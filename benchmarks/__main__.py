@@ -72,7 +72,9 @@ def op_row(case, index, device, sides, args, peaks, kind="op"):
     moved = case.bytes(got[("engine", "out_shape")])
     seconds = row["forward_ms"] / 1e3
     row.update(gflops=case.flops / seconds / 1e9, gbytes_per_s=moved / seconds / 1e9,
-               intensity=case.flops / moved)
+               intensity=case.flops / moved, flops_convention=case.convention)
+    if case.algorithm_flops is not None:
+        row["algorithm_gflops"] = case.algorithm_flops / seconds / 1e9
     roof = min(peaks["gflops"], row["intensity"] * peaks["gbytes_per_s"])
     row["roofline_fraction"] = row["gflops"] / roof
     if "torch" in sides:
@@ -132,6 +134,9 @@ def print_table(rows, peaks):
               f"{r['gbytes_per_s']:>7.1f}{roof:>7}{_number(tfb, 10)}{_number(ratio, 7)}")
     for roof in sorted({above_roof(r, peaks) for r in rows} - {None}):
         print(f"* {ABOVE[roof]}")
+    if any(r["op"].startswith("conv") for r in rows):
+        print("GFLOP/s count the direct convolution's FLOPs whatever the algorithm (effective "
+              "rates); the JSON's algorithm_gflops counts Winograd's own multiplications")
     if rows and not any("torch_forward_ms" in r for r in rows):
         print("(PyTorch was not timed: pip install -e '.[bench]' for the ratios)")
 

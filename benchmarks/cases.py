@@ -28,6 +28,11 @@ class BenchCase:
     catalog: str = None            # the engine.check.catalog case that checks this op (and variant)
     quick: bool = True             # part of --quick
     backward: bool = True
+    # how `flops` counts: "direct" is the textbook computation's count (for a convolution
+    # 2 N Cout Hout Wout Cin kh kw, the "effective FLOPs" whatever the algorithm); a fast
+    # algorithm's own count, where known, is algorithm_flops
+    convention: str = "direct"
+    algorithm_flops: float = None
 
     @property
     def name(self):
@@ -45,10 +50,14 @@ def _elementwise(op, fn, torch_fn, n, flops_per_element, quick=True):
 def _conv(variant, label, x, w, padding, quick=True):
     n, cout, h, wd = x[0], w[0], x[2] + 2 * padding - w[2] + 1, x[3] + 2 * padding - w[3] + 1
     flops = 2.0 * n * cout * h * wd * w[1] * w[2] * w[3]
+    # Winograd F(2x2, 3x3) multiplies 16 numbers per 2x2 output tile and channel pair, where
+    # the direct convolution multiplies 36 (its transforms' additions are not counted)
+    tiles = -(-h // 2) * -(-wd // 2)
+    algorithm = 2.0 * n * cout * w[1] * 16 * tiles if variant == "winograd" else None
     return BenchCase("conv2d", variant, label, (x, w),
                      lambda a, b: F.conv2d(a, b, padding=padding),
                      lambda t, a, b: t.nn.functional.conv2d(a, b, padding=padding), flops,
-                     catalog=f"conv2d[{variant}]", quick=quick)
+                     catalog=f"conv2d[{variant}]", quick=quick, algorithm_flops=algorithm)
 
 
 def cases():

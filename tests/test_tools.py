@@ -154,7 +154,16 @@ def test_benchmark_harness_checks_times_and_writes_files(tmp_path, capsys):
     assert (tmp_path / "b.csv").read_text().startswith("added_mb,")
     assert {"roofline.png", "roof.png"} <= set(os.listdir(out))  # roof.png: without PyTorch
     assert report["machine"]["threads"] == 1 and report["machine"]["blas"]
+    assert {r["flops_convention"] for r in report["ops"]} == {"direct"}
     assert report["machine"]["versions"]["numpy"] == np.__version__
+
+
+def test_winograd_cases_count_their_own_multiplications_beside_the_direct_count():
+    from benchmarks.cases import cases
+    winograd = [c for c in cases() if c.variant == "winograd"]
+    assert winograd and all(c.algorithm_flops == pytest.approx(c.flops * 16 / 36)
+                            for c in winograd if "28x28" in c.label or "14x14" in c.label)
+    assert all(c.algorithm_flops is None for c in cases() if c.variant != "winograd")
 
 
 def test_compare_flags_only_slowdowns_beyond_the_noise():

@@ -59,7 +59,11 @@ def test_linear_training_writes_metrics_pictures_and_checkpoint(tmp_path, capsys
     assert 0.7 < metrics["test_accuracy"] <= 1 and metrics["seconds"] > 0
     assert {"loss_curve.png", "templates.png", "checkpoint.npz"} <= set(os.listdir(out))
     assert "linear: test_accuracy" in capsys.readouterr().out
-    assert eg.load(out / "checkpoint.npz")["epoch"] == 1
+    state = eg.load(out / "checkpoint.npz")
+    assert state["epoch"] == 1
+    # the held-out loss after each epoch, for the loss curve and the metrics
+    assert len(state["test_history"]) == 2 and state["test_history"][-1] == metrics["final_test_loss"]
+    assert 0 < metrics["final_test_loss"] < state["test_history"][0] * 1.5
 
 
 class Crash(Exception):

@@ -90,6 +90,7 @@ class Run:
         self.args = args
         self.device = args.device
         self.pictures = {}
+        self.test_history = []  # the held-out loss after each epoch, where the task has one
 
     def tensor(self, array):
         return Tensor(array, device=self.device)
@@ -102,6 +103,21 @@ class Run:
 
     def evaluate(self):
         raise NotImplementedError
+
+    def test_loss(self):
+        """The training loss on held-out data (the same every epoch), or None."""
+        return None
+
+    def _held_out_loss(self, inputs, targets, loss, batch=500):
+        """The mean of `loss` over held-out (inputs, targets), in eval mode and batches."""
+        self.model.eval()
+        total = 0.0
+        with no_grad():
+            for index in data.batches(len(inputs), batch):
+                total += loss(self.model(self.tensor(inputs[index])),
+                              self.tensor(targets[index])).item() * len(index)
+        self.model.train()
+        return total / len(inputs)
 
 
 class Classification(Run):
@@ -135,6 +151,9 @@ class Classification(Run):
             side = self.test_set.images.shape[-1]
             self.pictures["templates"] = self.model.linear.weight.numpy().reshape(-1, side, side)
         return {"test_accuracy": correct / len(self.test_set)}
+
+    def test_loss(self):
+        return self._held_out_loss(self.test_set.images, self.test_set.labels, F.cross_entropy)
 
 
 def mask_bottom_half(images):
@@ -170,6 +189,10 @@ class Inpainting(Run):
         self.pictures["inpainting"] = (masked[:8], filled[:8], clean[:8])
         return {"psnr": data.psnr(filled, clean), "input_psnr": data.psnr(masked, clean)}
 
+    def test_loss(self):
+        clean = self.test_set.images
+        return self._held_out_loss(mask_bottom_half(clean), clean, F.mse_loss)
+
 
 class Denoising(Run):
     """A denoiser trained on random noisy patches of the training images, tested on whole
@@ -198,6 +221,19 @@ class Denoising(Run):
     def loss(self, batch):
         noisy, clean = batch
         return F.mse_loss(self.model(self.tensor(noisy)), self.tensor(clean))
+
+    def test_patches(self):
+        """Patches of the held-out images, the same every epoch (for the test loss)."""
+        if not hasattr(self, "_test_patches"):
+            rng = np.random.default_rng(12345)
+            self._test_patches = data.random_patches(list(self.test_images.values()), 64,
+                                                     self.patch, rng)
+        return self._test_patches
+
+    def test_loss(self):
+        clean = self.test_patches()
+        noisy = data.add_noise(clean, SIGMA, np.random.default_rng(54321))
+        return self._held_out_loss(noisy, clean, F.mse_loss, batch=16)
 
     def evaluate(self):
         from skimage.restoration import denoise_tv_chambolle
@@ -256,6 +292,12 @@ class SuperResolution(Run):
     def loss(self, batch):
         low, high = batch
         return F.mse_loss(self.model(self.tensor(low)), self.tensor(high))
+
+    test_patches = Denoising.test_patches
+
+    def test_loss(self):
+        high = self.test_patches()
+        return self._held_out_loss(downsample(high, self.scale), high, F.mse_loss, batch=16)
 
     def evaluate(self):
         self.model.eval()
@@ -353,6 +395,7 @@ def _checkpoint(run, epoch, history, step=0, losses=()):
              "batch_size": args.batch_size, "lr": args.lr, "epochs": args.epochs,
              "data": _data_key(args), "epoch": epoch, "step": step,
              "epoch_losses": [float(v) for v in losses], "history": list(history),
+             "test_history": list(run.test_history),
              "model": run.model.state_dict(), "optimizer": run.optimizer.state_dict(),
              "engine_rng": generator().bit_generator.state}
     if run.schedule is not None:
@@ -482,6 +525,7 @@ def _restore(run, state, path):
             run.schedule.load_state_dict(state["schedule"])
         if hasattr(run, "curve"):
             run.curve = list(state["curve"])
+        run.test_history = list(state.get("test_history", []))  # older checkpoints have none
     except (KeyError, ValueError, TypeError) as e:
         raise CheckpointError(f"train: {path}: the checkpoint does not fit the {run.args.task} "
                               f"network and optimizer: {e}") from None
@@ -613,6 +657,8 @@ def train(args):
         metrics = run.evaluate()
         metrics.update(task=args.task, epochs=args.epochs, seconds=time.perf_counter() - started,
                        final_loss=history[-1] if history else None)
+        if run.test_history:
+            metrics["final_test_loss"] = run.test_history[-1]
         _pictures(run, history, args.out)
         if getattr(args, "json", None):
             with open(args.json, "w") as f:
@@ -670,6 +716,9 @@ def _epochs(run, args, start, history, steps, checkpoint, tqdm, progress=None, e
                     bar.set_postfix(epoch=epoch + 1, loss=f"{losses[-1]:.4f}")
                     bar.update()
                 history.append(float(np.mean(losses)))
+                test = run.test_loss()
+                if test is not None:
+                    run.test_history.append(test)
                 if run.schedule is not None:
                     run.schedule.step()
                 save(_checkpoint(run, epoch, history), checkpoint)
@@ -706,14 +755,18 @@ def _pictures(run, history, out):
     # Deep Image Prior's "epochs" are blocks of iterations on its one image: say iterations
     per_point = getattr(run, "iterations_per_epoch", 1)
     xs = [per_point * (e + 1) for e in range(len(history))]
-    ax.plot(xs, history, marker="o")
+    ax.plot(xs, history, marker="o", label="training (mean over the epoch)")
+    tested = run.test_history[-len(history):] if history else []
+    if len(tested) == len(history) and tested:
+        ax.plot(xs, tested, marker="s", label="held-out (after the epoch)")
+        ax.legend(fontsize=8)
     if len(xs) <= 10:  # a tick at each point (one point alone would get fractional ticks)
         ax.set_xticks(xs)
         ax.set_xlim(xs[0] - per_point / 2, xs[-1] + per_point / 2)
     else:
         ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     ax.set(xlabel="iteration" if per_point > 1 else "epoch",
-           ylabel="training loss (mean over the epoch)" if per_point == 1 else "training loss",
+           ylabel="loss",
            title=f"{run.args.task}: loss", yscale="log")
     saved(fig, "loss_curve.png")
     if "templates" in run.pictures:  # the rows of W as images, as in the course notes

@@ -62,8 +62,9 @@ def test_linear_training_writes_metrics_pictures_and_checkpoint(tmp_path, capsys
     state = eg.load(out / "checkpoint.npz")
     assert state["epoch"] == 1
     # the held-out loss after each epoch, for the loss curve and the metrics
-    assert len(state["test_history"]) == 2 and state["test_history"][-1] == metrics["final_test_loss"]
-    assert 0 < metrics["final_test_loss"] < state["test_history"][0] * 1.5
+    tested = state["test_history"]
+    assert len(tested) == 2 and tested[-1] == metrics["final_test_loss"]
+    assert 0 < metrics["final_test_loss"] < tested[0] * 1.5
 
 
 class Crash(Exception):

@@ -49,7 +49,7 @@ def _elementwise(op, fn, torch_fn, n, flops_per_element, quick=True):
 
 def _conv(variant, label, x, w, padding, quick=True):
     n, cout, h, wd = x[0], w[0], x[2] + 2 * padding - w[2] + 1, x[3] + 2 * padding - w[3] + 1
-    flops = 2.0 * n * cout * h * wd * w[1] * w[2] * w[3]
+    flops = _direct_flops("conv2d", (x, w), {"padding": padding})
     # Winograd F(2x2, 3x3) multiplies 16 numbers per 2x2 output tile and channel pair, where
     # the direct convolution multiplies 36 (its transforms' additions are not counted)
     tiles = -(-h // 2) * -(-wd // 2)
@@ -127,12 +127,12 @@ def _direct_flops(op, shapes, kwargs):
             return 0.0  # "same"/"valid": leave it to the user
         out = [window_output_size(n, k, s, p, d) for n, k, s, p, d in
                zip(x[2:], w[2:], pick["stride"], pick["padding"], pick["dilation"])]
-        return 2.0 * x[0] * w[0] * np.prod(out) * np.prod(w[1:])
+        return float(2.0 * x[0] * w[0] * np.prod(out) * np.prod(w[1:]))
     if op in ("matmul", "mm", "bmm") and len(shapes) == 2 and min(map(len, shapes)) >= 2:
         batch = np.prod(np.broadcast_shapes(shapes[0][:-2], shapes[1][:-2]))
-        return 2.0 * batch * shapes[0][-2] * shapes[0][-1] * shapes[1][-1]
+        return float(2.0 * batch * shapes[0][-2] * shapes[0][-1] * shapes[1][-1])
     if op == "linear" and len(shapes) >= 2:
-        return 2.0 * np.prod(shapes[0][:-1]) * shapes[0][-1] * shapes[1][0]
+        return float(2.0 * np.prod(shapes[0][:-1]) * shapes[0][-1] * shapes[1][0])
     return 0.0
 
 

@@ -20,9 +20,11 @@ class BatchNorm(Function):
         self.save(x, mean, invstd, weight)
         self.eps = eps
         count = x.size // x.shape[1]
-        for stat, batch in zip(running, (mean, k.mul(var, count / (count - 1)))):
-            if stat is not None:  # updated in place, as torch's buffers; variance unbiased
-                stat.data = k.add(k.mul(stat.data, 1 - momentum), k.mul(batch, momentum))
+        # updated in place, as torch's buffers; the variance unbiased within the same product
+        for stat, batch, share in zip(running, (mean, var),
+                                      (momentum, momentum * count / (count - 1))):
+            if stat is not None:
+                stat.data = k.add(k.mul(stat.data, 1 - momentum), k.mul(batch, share))
         return y
 
     def backward(self, gy):

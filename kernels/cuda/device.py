@@ -68,11 +68,6 @@ def to_device(a):
     return xp.asarray(a)
 
 
-def host(a):
-    """A small host array (shapes, strides) as a device array the kernels can read."""
-    return to_device(np.ascontiguousarray(a, dtype=np.int64))
-
-
 def contiguous(a):
     """a as a C-contiguous array that kernels may take (a copy only when needed). The simulator
     writes every argument back after a launch, so read-only views (broadcasts) are copied."""
@@ -85,9 +80,3 @@ def contiguous(a):
 def flat(a):
     """a as a contiguous 1-D array (see contiguous)."""
     return contiguous(a).reshape(-1)
-
-
-@cuda.jit(device=True)
-def nchw(i, c, h, w):
-    """(n, c, y, x) of flat index i into a C-contiguous (N, c, h, w) array."""
-    return i // (w * h * c), (i // (w * h)) % c, (i // w) % h, i % w

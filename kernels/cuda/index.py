@@ -3,14 +3,14 @@
 Every kernel gives one thread one output element (or one row), so no two threads write the same
 place: no atomics, and results that do not depend on the launch (repeated indices combine in
 index order, as on the cpu). The arrays are C-contiguous and flat; a thread turns its flat index
-into coordinates with the shapes, which arrive as small device arrays.
+into coordinates with the shapes, which arrive as tuple arguments (no host-to-device copy).
 """
 import math
 
 import numpy as np
 from numba import cuda
 
-from .device import contiguous, flat, grid, host, launch, xp
+from .device import contiguous, flat, grid, launch, xp
 from .elementwise import _broadcast_strides
 from .reduce import rows
 
@@ -31,11 +31,15 @@ def _take(out, x, indices, shape, x_strides, ndim, axis):
         i += cuda.gridsize(1)
 
 
+def _ints(values):
+    return tuple(int(v) for v in values)
+
+
 def take_along_axis(x, indices, axis):
     out = xp.empty(indices.shape, x.dtype)
     if out.size:
-        launch(_take, grid(out.size), out.reshape(-1), flat(x), flat(indices), host(indices.shape),
-               host(_broadcast_strides(x.shape, x.shape)), x.ndim, axis)
+        launch(_take, grid(out.size), out.reshape(-1), flat(x), flat(indices),
+               _ints(indices.shape), _ints(_broadcast_strides(x.shape, x.shape)), x.ndim, axis)
     return out
 
 
@@ -88,8 +92,7 @@ def scatter(x, indices, src, axis, reduce):
     out = xp.empty(x.shape, x.dtype)
     axis_stride = math.prod(indices.shape[axis + 1:])
     launch(_SCATTER[reduce], grid(out.size), out.reshape(-1), flat(x), flat(indices), flat(src),
-           host(x.shape), host(indices.shape), x.ndim, axis,
-           axis_stride)
+           _ints(x.shape), _ints(indices.shape), x.ndim, axis, axis_stride)
     return out
 
 

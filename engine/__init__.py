@@ -21,6 +21,14 @@ from .autograd import functional as _functional  # noqa: F401  (eg.autograd.func
 __version__ = "0.1.0"
 
 
+def __getattr__(name):
+    # eg.distributed on first use only: importing the engine never touches MPI
+    if name == "distributed":
+        import importlib
+        return importlib.import_module(".distributed", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def set_num_threads(n):
     """Run the CPU kernels (the C++ extension's loops and the matrix products inside them) on n
     threads; one setting for the whole process, as torch.set_num_threads. The default is every

@@ -14,3 +14,8 @@ class GradcheckError(EngineError, RuntimeError):
 
 class CheckpointError(EngineError, ValueError):
     """A file that is not a readable checkpoint (corrupt, truncated or of another format)."""
+
+
+class DistributedError(EngineError, RuntimeError):
+    """Distributed training that cannot run: mpi4py missing under mpiexec, models that differ
+    across ranks, a gradient dtype MPI cannot reduce."""

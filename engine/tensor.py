@@ -9,7 +9,7 @@ import numpy as np
 from . import backend
 
 from . import autograd
-from .errors import DTypeError, ShapeError
+from .errors import DTypeError, GraphError, ShapeError
 
 # The dtypes, as torch.<name>: numpy's (engine/__init__.py also binds eg.bool to np.bool_)
 uint8, int8, int16, int32, int64 = np.uint8, np.int8, np.int16, np.int32, np.int64
@@ -327,6 +327,19 @@ class Tensor:
         """Accumulate the gradient of this tensor into the .grad of every leaf below it; with
         create_graph=True the gradients are differentiable (retain_graph then defaults to True)."""
         autograd.backward(self, grad, retain_graph, create_graph)
+
+    def register_post_accumulate_grad_hook(self, hook):
+        """Call hook(self) in every backward pass right after this leaf's .grad was accumulated
+        (its gradient for the pass is then final), as torch; returns a handle whose .remove()
+        unregisters it. Only for leaves that require grad."""
+        if not self.requires_grad:
+            raise GraphError("register_post_accumulate_grad_hook: the tensor does not require "
+                             "grad; no gradient would ever be accumulated into it")
+        if self._ctx is not None:
+            raise GraphError(f"register_post_accumulate_grad_hook: only a leaf accumulates .grad, "
+                             f"and this tensor was computed by {self._ctx.op_name()}")
+        hooks = self.__dict__.setdefault("_post_accumulate_grad_hooks", {})
+        return autograd.RemovableHandle(hooks, hook)
 
     # --- arithmetic -----------------------------------------------------------------------------
     def __add__(self, other): return _ops.add(self, other)

@@ -1,5 +1,6 @@
 """Reverse-mode autodiff: Function nodes, the backward walk over the graph, no_grad."""
 import contextlib
+import itertools
 import threading
 
 import numpy as np
@@ -22,6 +23,63 @@ _grad_state = _GradMode()
 
 def is_grad_enabled():
     return _grad_state.enabled
+
+
+class _BackwardPasses(threading.local):
+    """The backward passes running in this thread, innermost last: each is the list of callbacks
+    queued for its end. Per thread, so that two threads training at once never run each other's
+    callbacks."""
+
+    def __init__(self):
+        self.running = []
+
+
+_passes = _BackwardPasses()
+
+
+def queue_callback(fn):
+    """Run fn() once when the backward pass now running in this thread finishes (after every
+    leaf's .grad is accumulated and its hooks ran), in the order queued; as torch's
+    Variable._execution_engine.queue_callback. Only from inside a backward pass (a hook, a
+    Function's backward); a callback may queue more, which run after it. Callbacks do not run
+    when the backward raises."""
+    if not _passes.running:
+        raise GraphError("queue_callback: no backward pass is running in this thread; call it "
+                         "from a hook or a Function's backward during .backward()")
+    _passes.running[-1].append(fn)
+
+
+def _current_pass():
+    """A token (compared with `is`) of the innermost backward pass running in this thread, or
+    None: lets a hook tell whether it already queued its callback in this pass."""
+    return _passes.running[-1] if _passes.running else None
+
+
+class RemovableHandle:
+    """What registering a hook returns: .remove() unregisters it (also usable as `with`)."""
+
+    _ids = itertools.count()
+
+    def __init__(self, hooks, hook):
+        self._hooks, self.id = hooks, next(self._ids)
+        hooks[self.id] = hook
+
+    def remove(self):
+        self._hooks.pop(self.id, None)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()
+        return False
+
+
+def _run_post_accumulate_grad_hooks(leaf):
+    hooks = leaf.__dict__.get("_post_accumulate_grad_hooks")
+    if hooks:
+        for hook in list(hooks.values()):  # a hook may remove itself
+            hook(leaf)
 
 
 class no_grad(contextlib.ContextDecorator):
@@ -238,7 +296,22 @@ def _walk(roots, seeds, retain_graph, create_graph, targets=None):
     """Send the seeds back through the graph below roots. Without targets, every leaf that
     requires grad accumulates its gradient in .grad; with targets (tensors), their gradients
     are returned by id and no .grad changes. With create_graph the gradients are Tensors and
-    each backward runs on differentiable ops, so the gradients have a graph of their own."""
+    each backward runs on differentiable ops, so the gradients have a graph of their own.
+    Callbacks queued during the walk (queue_callback) run at its end, in order."""
+    callbacks = []
+    _passes.running.append(callbacks)
+    try:
+        found = _walk_graph(roots, seeds, retain_graph, create_graph, targets)
+        i = 0
+        while i < len(callbacks):  # a callback may queue another
+            callbacks[i]()
+            i += 1
+    finally:
+        _passes.running.pop()
+    return found
+
+
+def _walk_graph(roots, seeds, retain_graph, create_graph, targets):
     from ..tensor import Tensor
     order = _topological_order(roots)
     for t in order:
@@ -266,6 +339,7 @@ def _walk(roots, seeds, retain_graph, create_graph, targets=None):
         if fn is None:
             if targets is None:
                 _accumulate(t, g, stored, create_graph)
+                _run_post_accumulate_grad_hooks(t)  # t.grad is final for this pass
             continue
         watched = profiler.recording()
         if watched:

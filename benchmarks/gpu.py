@@ -19,7 +19,6 @@ import argparse
 import importlib.util
 import json
 import os
-import platform
 import re
 import subprocess
 import sys
@@ -252,13 +251,7 @@ def run_tests(args, log_path):
 
 
 def environment():
-    versions = {}
-    for package in ("numpy", "numba", "numba_cuda", "cupy", "torch"):
-        try:
-            module = __import__(package)
-            versions[package] = getattr(module, "__version__", "?")
-        except Exception:  # noqa: BLE001
-            versions[package] = None
+    """The machine and versions (benchmarks.machine), and the NVVM that compiled the kernels."""
     nvvm = None
     if not backend.simulated():
         try:
@@ -266,8 +259,7 @@ def environment():
             nvvm = ".".join(map(str, numba_nvvm.NVVM().get_version()))
         except Exception as e:  # noqa: BLE001
             nvvm = f"unavailable: {e}"
-    return {"python": platform.python_version(), "versions": versions, "nvvm": nvvm,
-            "simulated": backend.simulated(), "machine": describe()}
+    return {"machine": describe(), "nvvm": nvvm, "simulated": backend.simulated()}
 
 
 def report(engine, torch, s):

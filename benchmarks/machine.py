@@ -26,7 +26,8 @@ def blas():
         return "unknown"
 
 
-def versions(packages=("engine", "numpy", "numba", "numba-cuda", "cupy-cuda12x", "torch")):
+def versions(packages=("engine", "numpy", "numba", "numba-cuda", "cupy-cuda12x", "cupy-cuda13x",
+                       "torch")):
     found = {}
     for package in packages:
         try:

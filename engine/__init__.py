@@ -2,9 +2,9 @@
 from . import cuda  # noqa: F401
 from .autograd import Function, enable_grad, is_grad_enabled, no_grad  # noqa: F401
 from .backend import use_variant  # noqa: F401
-from .errors import (ArgumentError, CheckpointError, DeviceError, DTypeError,  # noqa: F401
-                     EngineError, GradcheckError, GraphError, IndexOutOfRangeError, ShapeError,
-                     VariantError)
+from .errors import (ArgumentError, CheckpointError, DeviceError, DistributedError,  # noqa: F401
+                     DTypeError, EngineError, GradcheckError, GraphError, IndexOutOfRangeError,
+                     ShapeError, VariantError)
 from .profiler import profile  # noqa: F401
 from .random import manual_seed  # noqa: F401
 from .tensor import (Tensor, bool_, float16, float32, float64,  # noqa: F401

@@ -24,7 +24,13 @@ DistributedDataParallel a thin pass-through, so the same script runs alone too.
 Tensors on the cuda device go through the host: each collective copies the array to host memory,
 runs the MPI operation there and copies the result back (host staging; the MPI wheel is not
 CUDA-aware). Once MPI is started, an uncaught exception on any rank prints "rank N: ..." to stderr
-and aborts the whole job (MPI_Abort) instead of leaving the other ranks waiting forever.
+and aborts the whole job (MPI_Abort) instead of leaving the other ranks waiting forever; a
+collective that a rank never joins (it hangs, or died without MPI noticing) raises
+DistributedError after `timeout` seconds (init(timeout=...), ENGINE_DIST_TIMEOUT, default 1800),
+which aborts the job the same way.
+
+Ranks that share a machine share its cores: unless OMP_NUM_THREADS says otherwise, init() gives
+each rank its share of the cores for the CPU kernels (eg.set_num_threads).
 """
 import contextlib
 import functools
@@ -39,6 +45,7 @@ import traceback
 import numpy as np
 
 from . import autograd, backend
+from .autograd import Function
 from .errors import ArgumentError, DistributedError
 from .nn.module import Module
 from .tensor import Tensor
@@ -53,9 +60,15 @@ _LAUNCHER_VARIABLES = ("PMI_SIZE", "PMI_RANK", "OMPI_COMM_WORLD_SIZE", "PMIX_RAN
 _INSTALL = 'pip install -e ".[dist]" (mpi4py and mpich)'
 
 
+DEFAULT_TIMEOUT_S = 1800.0  # torch.distributed's default for a collective
+
+
 class _World:
-    def __init__(self, comm, rank, size):
-        self.comm, self.rank, self.size = comm, rank, size
+    def __init__(self, comm, rank, size, timeout):
+        self.comm, self.rank, self.size, self.timeout = comm, rank, size, timeout
+        # SyncBatchNorm's collectives run inside forward and backward, between the gradient
+        # buckets': a communicator of their own keeps the two sequences apart
+        self.layer_comm = comm.Dup() if size > 1 else None
 
 
 _world = None
@@ -77,20 +90,55 @@ def _mpi():
     return MPI
 
 
-def init():
+def _default_timeout():
+    text = os.environ.get("ENGINE_DIST_TIMEOUT")
+    try:
+        return DEFAULT_TIMEOUT_S if text is None else _check_timeout(float(text))
+    except (ValueError, ArgumentError):
+        raise DistributedError(f"distributed: ENGINE_DIST_TIMEOUT={text!r} is not a positive "
+                               "number of seconds") from None
+
+
+def _check_timeout(seconds):
+    if not (isinstance(seconds, numbers.Real) and seconds > 0):
+        raise ArgumentError(f"distributed: timeout must be a positive number of seconds, got "
+                            f"{seconds!r}")
+    return float(seconds)
+
+
+def init(timeout=None):
     """Join the job: (rank, world_size) from MPI's COMM_WORLD when started by mpiexec, else
-    (0, 1) without importing MPI. Idempotent; the other helpers call it when needed."""
+    (0, 1) without importing MPI. Idempotent; the other helpers call it when needed.
+
+    timeout: seconds a collective may wait for the other ranks before DistributedError ends
+    the job (default ENGINE_DIST_TIMEOUT, else 1800); given again later, it replaces the old."""
     global _world
+    seconds = _default_timeout() if timeout is None else _check_timeout(timeout)
     with _world_lock:
         if _world is None:
             if _launched():
                 comm = _mpi().COMM_WORLD
-                _world = _World(comm, comm.Get_rank(), comm.Get_size())
+                _world = _World(comm, comm.Get_rank(), comm.Get_size(), seconds)
                 if _world.size > 1:
                     _abort_on_uncaught_exception(_world)
+                    _share_cores(comm)
             else:
-                _world = _World(None, 0, 1)
+                _world = _World(None, 0, 1, seconds)
+        elif timeout is not None:
+            _world.timeout = seconds
     return _world.rank, _world.size
+
+
+def _share_cores(comm):
+    """Each of the ranks on this machine gets an equal share of its cores (at least one), unless
+    OMP_NUM_THREADS chose the threads: several ranks with a thread per core each would fight."""
+    if "OMP_NUM_THREADS" in os.environ:
+        return
+    local = comm.Split_type(_mpi().COMM_TYPE_SHARED)
+    ranks_here = local.Get_size()
+    local.Free()
+    from kernels.cpu import threads
+    threads.set_num_threads(max(1, (os.cpu_count() or 1) // ranks_here))
 
 
 def _get_world():
@@ -136,6 +184,25 @@ def _abort_on_uncaught_exception(world):
 
 
 # --- collectives on tensors ----------------------------------------------------------------------
+def _wait(requests, what):
+    """Wait for MPI requests, at most the world's timeout: DistributedError past it (an uncaught
+    one aborts the job). Polls rather than blocks in MPI, sleeping a little more each time up to
+    a millisecond, so that a wait costs a core little and a stuck rank cannot hang us forever."""
+    MPI, world = _mpi(), _get_world()
+    if MPI.Request.Testall(requests):
+        return
+    deadline = time.monotonic() + world.timeout
+    pause = 1e-5
+    while not MPI.Request.Testall(requests):
+        if time.monotonic() > deadline:
+            raise DistributedError(
+                f"distributed: rank {world.rank} waited {world.timeout:g} s for {what} and the "
+                f"other ranks did not all join: one of them is stuck or gone (the timeout is "
+                f"init(timeout=...) or ENGINE_DIST_TIMEOUT)")
+        time.sleep(pause)
+        pause = min(2 * pause, 1e-3)
+
+
 def _check_tensor(op, tensor):
     if not isinstance(tensor, Tensor):
         raise ArgumentError(f"{op}: expected a Tensor, got {type(tensor).__name__}")
@@ -179,7 +246,7 @@ def all_reduce(tensor, op="sum"):
     MPI = _mpi()
     host = _host_buffer(tensor)
     mpi_op = {"sum": MPI.SUM, "mean": MPI.SUM, "max": MPI.MAX, "min": MPI.MIN}[op]
-    world.comm.Allreduce(MPI.IN_PLACE, host, op=mpi_op)
+    _wait([world.comm.Iallreduce(MPI.IN_PLACE, host, op=mpi_op)], "all_reduce")
     if op == "mean":
         host /= world.size
     _write_back(tensor, host)
@@ -195,7 +262,7 @@ def broadcast(tensor, src=0):
     if world.size == 1:
         return tensor
     host = _host_buffer(tensor)
-    world.comm.Bcast(host, root=src)
+    _wait([world.comm.Ibcast(host, root=src)], "broadcast")
     if world.rank != src:
         _write_back(tensor, host)
     return tensor
@@ -205,7 +272,45 @@ def barrier():
     """Wait until every rank gets here."""
     world = _get_world()
     if world.size > 1:
-        world.comm.Barrier()
+        _wait([world.comm.Ibarrier()], "barrier")
+
+
+class _AllReduceSum(Function):
+    """The sum over ranks, differentiable (torch.distributed.nn.functional.all_reduce): every
+    rank's output depends on every rank's input, so a rank's input gradient is the sum of all
+    ranks' output gradients, another all-reduce, in the backward. On layer_comm."""
+    name = "all_reduce"
+
+    def forward(self, x):
+        return self._reduce(x)
+
+    def backward(self, gy):
+        if self.kernels.differentiable:  # recording a double backward: this op again
+            return _AllReduceSum.apply(gy)
+        return self._reduce(gy)
+
+    def _reduce(self, array):
+        MPI, k = _mpi(), self.kernels
+        host = np.array(k.to_host(array), order="C")
+        _wait([_get_world().layer_comm.Iallreduce(MPI.IN_PLACE, host, op=MPI.SUM)], "all_reduce")
+        return k.from_host(host)
+
+
+def batch_statistics(x, dims):
+    """(mean, biased variance, count) of x over dims and over every rank's x, as tensors with
+    gradients to x: the statistics SyncBatchNorm normalizes with. Two passes (the mean first,
+    then the squared deviations from it), as accurate as one process's. count is an int."""
+    local = x.numel() // math.prod(x.shape[d] for d in range(x.ndim) if d not in dims)
+    world = _get_world()
+    if world.size == 1:
+        return x.mean(dims), x.var(dims, correction=0), local
+    counts = np.array([local], np.int64)
+    _wait([world.layer_comm.Iallreduce(_mpi().IN_PLACE, counts)], "all_reduce")
+    count = int(counts[0])
+    mean = _AllReduceSum.apply(x.sum(dims)) / count
+    shape = [1 if d in dims else n for d, n in enumerate(x.shape)]
+    var = _AllReduceSum.apply(((x - mean.reshape(shape)) ** 2).sum(dims)) / count
+    return mean, var, count
 
 
 # --- sampler -------------------------------------------------------------------------------------
@@ -453,7 +558,7 @@ class DistributedDataParallel(Module):
         for bucket in self.buckets[self._next:]:
             self._start(bucket)
         self._next = len(self.buckets)
-        _mpi().Request.Waitall([b.request for b in self.buckets])
+        _wait([b.request for b in self.buckets], "the gradients' allreduce")
         done = time.perf_counter()
         for bucket in self.buckets:
             flags = bucket.flat[bucket.numel:]

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 import engine as eg
+from engine import nn
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -296,7 +297,189 @@ def test_an_exception_on_one_rank_aborts_the_job(tmp_path):
     assert time.monotonic() - began < 60
 
 
-# --- (f) a world of one, without mpiexec ---------------------------------------------------------
+# --- (f) batch norm: each rank's statistics, or SyncBatchNorm's over the global batch ------------
+BN_TRAIN = """
+def train_bn(sync=False, halves=False, steps=20, B=8):
+    rank, world = dist.init()
+    eg.manual_seed(0)
+    f64 = dict(dtype=np.float64)
+    model = nn.Sequential(nn.Conv2d(2, 3, 3, padding=1, **f64), nn.BatchNorm2d(3, **f64),
+                          nn.Tanh(), nn.Flatten(), nn.Linear(3 * 5 * 5, 4, **f64))
+    if sync:
+        model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    net = dist.DistributedDataParallel(model)
+    opt = optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
+    rng = np.random.default_rng(1)
+    X, Y = 2 + 3 * rng.standard_normal((steps * B, 2, 5, 5)), rng.integers(0, 4, steps * B)
+    share = B // world
+    losses = []
+    for step in range(steps):
+        x, y = X[step * B:(step + 1) * B], Y[step * B:(step + 1) * B]
+        if halves:  # one process, each half of the batch normalized with its own statistics
+            loss = sum(F.cross_entropy(net(eg.tensor(x[h])), eg.tensor(y[h]))
+                       for h in (slice(0, B // 2), slice(B // 2, B))) / 2
+        else:
+            part = slice(rank * share, (rank + 1) * share)
+            loss = F.cross_entropy(net(eg.tensor(x[part])), eg.tensor(y[part]))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(dist.all_reduce(loss.detach(), "mean").item())
+    return {"losses": losses, "kind": type(model[1]).__name__,
+            "params": {k: v.tolist() for k, v in model.state_dict().items()}}
+"""
+
+
+def assert_same_training(result, reference, buffers=True):
+    np.testing.assert_allclose(result["losses"], reference["losses"], rtol=1e-11)
+    for name, values in reference["params"].items():
+        if not buffers and ("running" in name or "tracked" in name):
+            continue
+        np.testing.assert_allclose(result["params"][name], values, rtol=1e-9, atol=1e-12,
+                                   err_msg=name)
+
+
+@needs_mpi
+def test_batch_norm_per_rank_and_sync_batch_norm_over_the_global_batch(tmp_path):
+    whole = run_alone(tmp_path, "save(train_bn())", prelude=BN_TRAIN)
+    halves = run_alone(tmp_path, "save(train_bn(halves=True))", prelude=BN_TRAIN)
+    proc, results = run_ranks(tmp_path, "save({'local': train_bn(), 'sync': train_bn(sync=True)})",
+                              prelude=BN_TRAIN)
+    r0, r1 = ok(proc, results)
+    assert r0["sync"]["kind"] == "SyncBatchNorm" and r0["local"]["kind"] == "BatchNorm2d"
+    # SyncBatchNorm: 2 ranks train exactly as one process with the global batch, running
+    # statistics included
+    assert_same_training(r0["sync"], whole)
+    assert r0["sync"]["params"] == r1["sync"]["params"]
+    # BatchNorm: each rank's half normalized alone, as one process doing the halves apart
+    # (the running statistics differ: the reference updates them twice a step)
+    assert_same_training(r0["local"], halves, buffers=False)
+    assert not np.allclose(r0["local"]["losses"], whole["losses"], rtol=1e-6)
+
+
+def test_sync_batch_norm_alone_is_batch_norm():
+    eg.manual_seed(0)
+    plain = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2), nn.Sequential(nn.BatchNorm2d(2)))
+    reference = list(plain.state_dict())
+    sync = nn.SyncBatchNorm.convert_sync_batchnorm(plain)
+    assert isinstance(sync[1], nn.SyncBatchNorm) and isinstance(sync[2][0], nn.SyncBatchNorm)
+    assert sync is plain and list(sync.state_dict()) == reference
+    assert nn.SyncBatchNorm.convert_sync_batchnorm(nn.BatchNorm1d(3)).num_features == 3
+    x = eg.tensor(np.random.default_rng(0).standard_normal((4, 1, 6, 6)).astype(np.float32))
+    eg.manual_seed(0)
+    twin = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2), nn.Sequential(nn.BatchNorm2d(2)))
+    for model in (sync, twin):
+        model(x).sum().backward()
+    for (name, a), b in zip(sync.named_parameters(), twin.parameters()):
+        np.testing.assert_array_equal(a.grad.numpy(), b.grad.numpy(), err_msg=name)
+    np.testing.assert_array_equal(sync[1].running_var.numpy(), twin[1].running_var.numpy())
+
+
+# --- (g) python -m engine train under mpiexec ----------------------------------------------------
+def train_cli(tmp_path, ranks, name, *options):
+    """python -m engine train linear on `ranks` processes into tmp_path/name: (CompletedProcess,
+    its --json metrics or None)."""
+    out = tmp_path / name
+    command = [sys.executable, "-m", "engine", "train", "linear", "--quiet", "--out", str(out),
+               "--json", str(out / "metrics.json"), *options]
+    if ranks > 1:
+        command = [MPIEXEC, "-n", str(ranks)] + command
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PMI_", "PMIX_", "OMPI_"))}
+    env.update(PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
+    proc = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=120)
+    metrics = out / "metrics.json"
+    return proc, json.loads(metrics.read_text()) if metrics.exists() else None
+
+
+def model_of(path):
+    return eg.load(str(path))["model"]
+
+
+@needs_mpi
+def test_cli_trains_data_parallel_and_any_world_size_resumes(tmp_path):
+    # each run trains one epoch, then another run resumes it for the second (the reference: one
+    # process both times; the learning-rate schedule is the same in all)
+    first, _ = train_cli(tmp_path, 1, "first", "--epochs", "1")
+    assert first.returncode == 0, first.stderr
+    alone, alone_metrics = train_cli(tmp_path, 1, "alone", "--epochs", "2", "--resume",
+                                     str(tmp_path / "first" / "checkpoint.npz"))
+    assert alone.returncode == 0, alone.stderr
+    # 2 ranks for the first epoch, one process for the second ...
+    two, metrics = train_cli(tmp_path, 2, "two", "--epochs", "1")
+    assert two.returncode == 0, two.stderr
+    assert two.stdout.count("on 2 processes") == 1  # rank 0 alone reports
+    assert metrics["world_size"] == 2 and metrics["samples_per_second"] > 0
+    assert sorted(p.name for p in (tmp_path / "two").iterdir()) == \
+        ["checkpoint.npz", "loss_curve.png", "metrics.json", "templates.png"]
+    resumed, resumed_metrics = train_cli(tmp_path, 1, "resumed", "--epochs", "2", "--resume",
+                                         str(tmp_path / "two" / "checkpoint.npz"))
+    assert resumed.returncode == 0, resumed.stderr
+    # ... and one process for the first, 2 ranks for the second
+    again, again_metrics = train_cli(tmp_path, 2, "again", "--epochs", "2", "--resume",
+                                     str(tmp_path / "first" / "checkpoint.npz"))
+    assert again.returncode == 0, again.stderr
+    reference = model_of(tmp_path / "alone" / "checkpoint.npz")
+    for name in ("resumed", "again"):
+        model = model_of(tmp_path / name / "checkpoint.npz")
+        for key, values in reference.items():  # float32 sums in another order: close, not equal
+            np.testing.assert_allclose(model[key], values, rtol=1e-4, atol=1e-5, err_msg=key)
+    for m in (resumed_metrics, again_metrics):
+        assert abs(m["test_accuracy"] - alone_metrics["test_accuracy"]) <= 0.005
+        assert m["final_loss"] == pytest.approx(alone_metrics["final_loss"], rel=1e-4)
+
+
+@needs_mpi
+def test_cli_refuses_what_ranks_cannot_share(tmp_path):
+    proc, _ = train_cli(tmp_path, 2, "small", "--batch-size", "1")
+    assert proc.returncode == 2
+    assert "--batch-size 1 is the global batch" in proc.stderr, proc.stderr
+
+
+# --- (h) a rank that dies or hangs stops the job ------------------------------------------------
+@needs_mpi
+def test_a_rank_killed_mid_epoch_stops_the_job(tmp_path):
+    began = time.monotonic()
+    proc, _ = run_ranks(tmp_path, prelude=TRAIN, body="""
+        import os, signal
+        rank, world = dist.init()
+        net = dist.DistributedDataParallel(nn.Linear(3, 2))
+        for step in range(1000):
+            if rank == 1 and step == 5:
+                os.kill(os.getpid(), signal.SIGKILL)
+            net(eg.ones(2, 3)).sum().backward()
+    """)
+    assert proc.returncode != 0
+    assert "BAD TERMINATION" in proc.stdout + proc.stderr
+    assert time.monotonic() - began < 30
+
+
+@needs_mpi
+def test_a_rank_that_hangs_times_the_collective_out(tmp_path):
+    began = time.monotonic()
+    proc, _ = run_ranks(tmp_path, prelude=TRAIN, body="""
+        import time
+        rank, world = dist.init(timeout=1)
+        net = dist.DistributedDataParallel(nn.Linear(3, 2))
+        for step in range(1000):
+            if rank == 1 and step == 5:
+                time.sleep(60)  # stuck, not dead: MPI cannot tell
+            net(eg.ones(2, 3)).sum().backward()
+    """)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "rank 0: engine.errors.DistributedError: distributed: rank 0 waited 1 s for the " \
+        "gradients' allreduce" in output, output
+    assert time.monotonic() - began < 30
+
+
+def test_timeouts_are_checked():
+    from engine import distributed
+    with pytest.raises(eg.ArgumentError, match="positive number of seconds"):
+        distributed.init(timeout=0)
+
+
+# --- (i) a world of one, without mpiexec ---------------------------------------------------------
 def test_world_of_one_without_mpi(tmp_path):
     result = run_alone(tmp_path, prelude=TRAIN, body="""
         with_ddp, bare = train(wrap=True), train(wrap=False)

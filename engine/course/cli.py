@@ -1,4 +1,5 @@
-"""python -m engine train TASK: train one of the course's networks."""
+"""python -m engine train TASK: train one of the course's networks (data-parallel when started
+by mpiexec: mpiexec -n 2 python -m engine train cnn)."""
 import argparse
 import math
 import os
@@ -45,6 +46,9 @@ def add_parser(commands):
                      help="continue from a checkpoint.npz (options left out take its values)")
     fit.add_argument("--data", help="folder of MNIST IDX files (default: the bundled sample)")
     fit.add_argument("--quiet", action="store_true", help="no progress bar")
+    fit.add_argument("--sync-bn", action="store_true",
+                     help="under mpiexec: batch norm statistics of the whole global batch "
+                     "(SyncBatchNorm) rather than of each process's part")
     fit.add_argument("--profile", action="store_true",
                      help="print each op's time after training and write trace.json (a Chrome "
                      "trace of every op) to --out")

@@ -9,6 +9,15 @@ the step within the epoch, the losses of the epoch so far and the engine's rando
 --resume draws the epoch's batches again in the same order (epoch_rng), skips those already
 done, and ends bit for bit where the uninterrupted run ends. A second Ctrl-C stops at once.
 
+Started by mpiexec (mpiexec -n 4 python -m engine train cnn), every process trains the same model
+data-parallel (engine.distributed): each draws the same global batches of --batch-size examples
+and takes its contiguous part of every one, DistributedDataParallel averages the gradients
+(weighted by each part's size, so that the step is the global batch's), and the loss each step
+reports is the global batch's. Rank 0 alone shows progress, computes the held-out loss, saves
+checkpoints, pictures and --json and evaluates. A checkpoint does not depend on the number of
+processes, so any number can resume it. A last batch with fewer examples than processes is left
+out of its epoch.
+
 A checkpoint (a dict, see _checkpoint) holds: format, task, seed, batch_size, lr, epochs (the
 total the run was started for), data, epoch (the last finished epoch counted from 0, -1 for
 none), step (batches done of epoch + 1; 0 at an epoch's end), epoch_losses (their losses),
@@ -95,6 +104,13 @@ class Run:
     def tensor(self, array):
         return Tensor(array, device=self.device)
 
+    def forward(self, x):
+        """The model's output while training: through DistributedDataParallel when there is one
+        (self.model stays the bare network, for evaluation and checkpoints)."""
+        return (self.parallel or self.model)(x)
+
+    parallel = None
+
     def batches(self, epoch):
         raise NotImplementedError
 
@@ -138,7 +154,7 @@ class Classification(Run):
 
     def loss(self, batch):
         images, labels = batch
-        return F.cross_entropy(self.model(self.tensor(images)), self.tensor(labels))
+        return F.cross_entropy(self.forward(self.tensor(images)), self.tensor(labels))
 
     def evaluate(self):
         self.model.eval()
@@ -177,7 +193,7 @@ class Inpainting(Run):
 
     def loss(self, batch):
         images, _ = batch
-        return F.mse_loss(self.model(self.tensor(mask_bottom_half(images))), self.tensor(images))
+        return F.mse_loss(self.forward(self.tensor(mask_bottom_half(images))), self.tensor(images))
 
     def evaluate(self):
         clean = self.test_set.images
@@ -220,7 +236,7 @@ class Denoising(Run):
 
     def loss(self, batch):
         noisy, clean = batch
-        return F.mse_loss(self.model(self.tensor(noisy)), self.tensor(clean))
+        return F.mse_loss(self.forward(self.tensor(noisy)), self.tensor(clean))
 
     def test_patches(self):
         """Patches of the held-out images, the same every epoch (for the test loss)."""
@@ -291,7 +307,7 @@ class SuperResolution(Run):
 
     def loss(self, batch):
         low, high = batch
-        return F.mse_loss(self.model(self.tensor(low)), self.tensor(high))
+        return F.mse_loss(self.forward(self.tensor(low)), self.tensor(high))
 
     test_patches = Denoising.test_patches
 
@@ -353,7 +369,7 @@ class DeepImagePriorRun(Run):
             yield None
 
     def loss(self, batch):
-        output = self.model(self.tensor(self.code))
+        output = self.forward(self.tensor(self.code))
         self.curve.append(data.psnr(np.clip(output.numpy()[0, 0], 0, 1), self.clean))
         return F.mse_loss(output, self.tensor(self.noisy[None, None]))
 
@@ -535,9 +551,10 @@ def _restore(run, state, path):
     return state["epoch"] + 1, state["step"], list(state["epoch_losses"]), list(state["history"])
 
 
-def resume_command(args, checkpoint):
+def resume_command(args, checkpoint, world_size=1):
     """The command line that continues this run from `checkpoint`."""
-    words = ["python", "-m", "engine", "train", args.task]
+    launcher = ["mpiexec", "-n", str(world_size)] if world_size > 1 else []
+    words = launcher + ["python", "-m", "engine", "train", args.task]
     if os.path.normpath(args.out) != os.path.join("out", args.task):
         words += ["--out", args.out]
     for option in ("data", "json"):
@@ -545,12 +562,19 @@ def resume_command(args, checkpoint):
             words += [f"--{option}", getattr(args, option)]
     if args.device != "cpu":
         words += ["--device", args.device]
-    words += [flag for flag in ("--quiet", "--profile") if getattr(args, flag[2:], False)]
+    words += [flag for flag in ("--quiet", "--profile", "--sync-bn")
+              if getattr(args, flag[2:].replace("-", "_"), False)]
     return " ".join(shlex.quote(str(w)) for w in words + ["--resume", checkpoint])
 
 
-def _check_options(args):
+def _check_options(args, world_size=1):
     """What can be refused before any data is read."""
+    if world_size > 1 and args.task == "dip":
+        raise UsageError(f"train: dip fits one image, which {world_size} processes cannot share; "
+                         "run it as one process (without mpiexec)")
+    if world_size > 1 and args.batch_size < world_size:
+        raise UsageError(f"train: --batch-size {args.batch_size} is the global batch, which "
+                         f"{world_size} processes share: give at least --batch-size {world_size}")
     if getattr(args, "data", None) is not None:
         if args.task not in MNIST_TASKS:
             raise UsageError(f"train: --data is for the MNIST tasks ({', '.join(MNIST_TASKS)}); "
@@ -566,8 +590,8 @@ def _check_options(args):
 class _Progress:
     """What has been saved so far, for the message of an interrupted run."""
 
-    def __init__(self, args, checkpoint):
-        self.args, self.checkpoint = args, checkpoint
+    def __init__(self, args, checkpoint, world_size=1):
+        self.args, self.checkpoint, self.world_size = args, checkpoint, world_size
         self.saved = None  # (path, description) of the last state saved or resumed from
 
     def interrupted(self, when, just_saved=False):
@@ -576,7 +600,7 @@ class _Progress:
         path, description = self.saved
         said = f"saved {path}" if just_saved else f"{path} holds {description}"
         return Interrupted(f"interrupted {when}; {said}\n"
-                           f"resume with: {resume_command(self.args, path)}")
+                           f"resume with: {resume_command(self.args, path, self.world_size)}")
 
 
 def _describe(epoch, step, steps, epochs):
@@ -584,6 +608,56 @@ def _describe(epoch, step, steps, epochs):
     if step:
         return f"epoch {epoch + 2} of {epochs} up to step {step} of {steps}"
     return f"{epoch + 1} of {epochs} epochs"
+
+
+class _Ranks:
+    """This process's part in the run: rank 0 of 1 without mpiexec, else one of the data-parallel
+    ranks (see the module's docstring). The decisions every rank must take alike (the step's
+    loss, whether to stop) go through `agree`."""
+
+    def __init__(self):
+        from .. import distributed  # imports mpi4py only when mpiexec started the process
+        self.distributed = distributed
+        self.rank, self.size = distributed.init()
+        self.main = self.rank == 0
+        self.stopping = False  # a stop all ranks agreed on (several ranks only)
+
+    def wrap(self, run, sync_bn=False):
+        """Give run its DistributedDataParallel (several ranks only)."""
+        if self.size == 1:
+            return
+        if sync_bn:  # the same Parameter objects: the optimizer built on them still holds them
+            run.model = nn.SyncBatchNorm.convert_sync_batchnorm(run.model)
+        run.parallel = self.distributed.DistributedDataParallel(run.model)
+
+    def shard(self, batch):
+        """(this rank's contiguous part of the global batch, the factor that makes its mean loss
+        its share of the global batch's mean); (None, 0) for a batch smaller than the ranks."""
+        if self.size == 1 or batch is None:
+            return batch, 1.0
+        n = len(batch[0])
+        if n < self.size:
+            return None, 0.0
+        low, high = n * self.rank // self.size, n * (self.rank + 1) // self.size
+        return tuple(a[low:high] for a in batch), (high - low) * self.size / n
+
+    def agree(self, value, stop):
+        """(the global batch's loss from this rank's scaled `value`, whether to stop now): one
+        all-reduce, so every rank reports and decides the same."""
+        if self.size == 1:
+            return value, stop.requested
+        both = self.distributed.all_reduce(Tensor(np.array([value / self.size,
+                                                            float(stop.requested)])))
+        value, flag = both.numpy().tolist()
+        self.stopping = flag > 0
+        return value, self.stopping
+
+    def should_stop(self, stop):
+        return stop.requested if self.size == 1 else self.stopping
+
+    def save(self, state, path):
+        if self.main:
+            save(state, path)
 
 
 class _StopOnInterrupt:
@@ -626,18 +700,21 @@ def train(args):
     from tqdm import tqdm
     started = time.perf_counter()
     backend.table(args.device)  # an unknown or unusable device says so before any data is read
+    ranks = _Ranks()
     state = read_checkpoint(args.resume, args.task) if getattr(args, "resume", None) else None
     for note in resolve(args, state):
-        print(f"note: {note}", file=sys.stderr)
-    _check_options(args)
+        if ranks.main:
+            print(f"note: {note}", file=sys.stderr)
+    _check_options(args, ranks.size)
     checkpoint = os.path.join(args.out, "checkpoint.npz")
-    progress = _Progress(args, checkpoint)
+    progress = _Progress(args, checkpoint, ranks.size)
     phase = "before training started"
     try:
         os.makedirs(args.out, exist_ok=True)  # before the data: a folder that cannot be made says so
         if getattr(args, "json", None):
             os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
         run = build(args)
+        ranks.wrap(run, getattr(args, "sync_bn", False))
         start, history = (0, 0, []), []
         if state is not None:
             *start, history = _restore(run, state, args.resume)
@@ -646,17 +723,22 @@ def train(args):
         steps = run.steps_per_epoch()
         recorder = profile() if getattr(args, "profile", False) else contextlib.nullcontext()
         phase = "again before the checkpoint of the current step was written"
+        began = time.perf_counter()
         with recorder:
             history = _epochs(run, args, start, history, steps, checkpoint, tqdm, progress,
-                              state.get("engine_rng") if state else None)
+                              state.get("engine_rng") if state else None, ranks)
+        training_s = time.perf_counter() - began
         if progress.saved is None or progress.saved[0] != checkpoint:
             # nothing was left to train: --out gets the resumed state, so the summary is true
-            save(_checkpoint(run, len(history) - 1, history), checkpoint)
+            ranks.save(_checkpoint(run, len(history) - 1, history), checkpoint)
             progress.saved = (checkpoint, _describe(len(history) - 1, 0, steps, args.epochs))
+        if not ranks.main:  # rank 0 evaluates and reports the run
+            return {"task": args.task, "rank": ranks.rank, "world_size": ranks.size}
         phase = "after training, while evaluating"
         metrics = run.evaluate()
         metrics.update(task=args.task, epochs=args.epochs, seconds=time.perf_counter() - started,
-                       final_loss=history[-1] if history else None)
+                       final_loss=history[-1] if history else None, world_size=ranks.size,
+                       samples_per_second=run.samples / training_s if run.samples else None)
         if run.test_history:
             metrics["final_test_loss"] = run.test_history[-1]
         _pictures(run, history, args.out)
@@ -675,13 +757,18 @@ def train(args):
     return metrics
 
 
-def _epochs(run, args, start, history, steps, checkpoint, tqdm, progress=None, engine_rng=None):
+def _epochs(run, args, start, history, steps, checkpoint, tqdm, progress=None, engine_rng=None,
+            ranks=None):
     """The training loop: a checkpoint after every epoch, and at the current step on Ctrl-C;
-    returns the loss history. `start` is (first epoch, steps of it already done, their losses)."""
+    returns the loss history. `start` is (first epoch, steps of it already done, their losses).
+    Counts the examples trained on in run.samples."""
     first_epoch, skip, partial = start
-    progress = progress or _Progress(args, checkpoint)
+    ranks = ranks or _Ranks()
+    progress = progress or _Progress(args, checkpoint, ranks.size)
+    run.samples = 0
     bar = tqdm(total=args.epochs * steps, initial=first_epoch * steps + skip, desc=args.task,
-               unit="step", disable=getattr(args, "quiet", False), mininterval=0.5)
+               unit="step", disable=getattr(args, "quiet", False) or not ranks.main,
+               mininterval=0.5)
     try:
         with _StopOnInterrupt() as stop:
             for epoch in range(first_epoch, args.epochs):
@@ -694,18 +781,24 @@ def _epochs(run, args, start, history, steps, checkpoint, tqdm, progress=None, e
                 for step, batch in enumerate(run.batches(epoch)):
                     if resumed and step < skip:
                         continue  # done before the checkpoint: the same batches, in the same order
-                    if stop.requested:
+                    if ranks.should_stop(stop):
                         bar.close()
-                        save(_checkpoint(run, epoch - 1, history, step, losses), checkpoint)
+                        ranks.save(_checkpoint(run, epoch - 1, history, step, losses), checkpoint)
                         progress.saved = (checkpoint, _describe(epoch - 1, step, steps, args.epochs))
                         raise progress.interrupted(f"in epoch {epoch + 1} of {args.epochs} after "
                                                    f"step {step} of {steps}", just_saved=True)
+                    part, share = ranks.shard(batch)
+                    if share == 0:
+                        continue  # fewer examples than ranks: left out on every rank
                     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                        loss = run.loss(batch)  # a diverging run is reported below, not warned of
+                        loss = run.loss(part)  # a diverging run is reported below, not warned of
+                        if share != 1:
+                            loss = loss * share
                         run.optimizer.zero_grad()
                         loss.backward()
                         run.optimizer.step()
-                    value = loss.item()
+                    value, _ = ranks.agree(loss.item(), stop)
+                    run.samples += 1 if batch is None else len(batch[0])
                     if not math.isfinite(value):
                         saved = (f"{progress.saved[0]} holds {progress.saved[1]}" if progress.saved
                                  else "no checkpoint was written")
@@ -716,14 +809,14 @@ def _epochs(run, args, start, history, steps, checkpoint, tqdm, progress=None, e
                     bar.set_postfix(epoch=epoch + 1, loss=f"{losses[-1]:.4f}")
                     bar.update()
                 history.append(float(np.mean(losses)))
-                test = run.test_loss()
+                test = run.test_loss() if ranks.main else None
                 if test is not None:
                     run.test_history.append(test)
                 if run.schedule is not None:
                     run.schedule.step()
-                save(_checkpoint(run, epoch, history), checkpoint)
+                ranks.save(_checkpoint(run, epoch, history), checkpoint)
                 progress.saved = (checkpoint, _describe(epoch, 0, steps, args.epochs))
-                if stop.requested:
+                if ranks.should_stop(stop):
                     bar.close()
                     raise progress.interrupted(f"at the end of epoch {epoch + 1} of {args.epochs}",
                                                just_saved=True)
@@ -737,8 +830,12 @@ def summary(metrics, checkpoint):
                       for k in ("test_accuracy", "psnr", "input_psnr", "baseline_psnr", "bm3d_psnr",
                                 "bicubic_psnr")
                       if k in metrics)
+    world = metrics.get("world_size", 1)
+    processes = f" on {world} processes" if world > 1 else ""
+    rate = (f" ({metrics['samples_per_second']:.0f} samples/s)"
+            if metrics.get("samples_per_second") else "")
     return (f"{metrics['task']}: {shown} after {metrics['epochs']} epochs in "
-            f"{metrics['seconds']:.1f} s; checkpoint {checkpoint}")
+            f"{metrics['seconds']:.1f} s{processes}{rate}; checkpoint {checkpoint}")
 
 
 def _pictures(run, history, out):

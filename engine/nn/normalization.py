@@ -8,10 +8,11 @@ from .. import backend
 from ..arguments import count, number
 from ..errors import ShapeError
 from ..tensor import Tensor
+from ..ops.norm import _affine
 from . import functional as F
 from .module import Module, Parameter
 
-__all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "InstanceNorm1d", "InstanceNorm2d",
+__all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "SyncBatchNorm", "InstanceNorm1d", "InstanceNorm2d",
            "InstanceNorm3d", "LayerNorm", "GroupNorm", "RMSNorm", "LocalResponseNorm"]
 
 
@@ -81,6 +82,50 @@ class BatchNorm2d(_BatchNorm):
 class BatchNorm3d(_BatchNorm):
     """Batch normalization over (N, C, D, H, W)."""
     input_dims = (5,)
+
+
+class SyncBatchNorm(_BatchNorm):
+    """Batch normalization whose training statistics are those of the whole global batch, over
+    every rank of engine.distributed (torch.nn.SyncBatchNorm): each channel's mean, then its
+    variance, all-reduced in the forward (and their gradients in the backward), so that N ranks
+    train as one process with the global batch would. Alone, or in evaluation, it is BatchNorm.
+    convert_sync_batchnorm(model) swaps a model's batch norms for it."""
+    input_dims = (2, 3, 4, 5)
+
+    def forward(self, x):
+        from .. import distributed  # on first use: importing engine.nn never touches MPI
+        self._check_input(x)
+        if not self.training or distributed.get_world_size() == 1:
+            return super().forward(x)
+        momentum = self._momentum()
+        mean, var, count = distributed.batch_statistics(x, (0,) + tuple(range(2, x.ndim)))
+        if count < 2:
+            raise ShapeError(f"SyncBatchNorm: training needs more than one value per channel "
+                             f"over all ranks, got {count}")
+        shape = (1, -1) + (1,) * (x.ndim - 2)
+        y = (x - mean.reshape(shape)) * (var + self.eps).rsqrt().reshape(shape)
+        if self.track_running_stats:  # the global statistics, the variance unbiased
+            for stat, batch, share in ((self.running_mean, mean, momentum),
+                                       (self.running_var, var, momentum * count / (count - 1))):
+                stat.data = (stat * (1 - momentum) + batch.detach() * share).data
+        return _affine(y, self.weight, self.bias, shape)
+
+    @classmethod
+    def convert_sync_batchnorm(cls, module):
+        """module with every BatchNorm1d/2d/3d in it replaced by a SyncBatchNorm holding the same
+        parameters and buffers (module itself when it is one); as torch's."""
+        if isinstance(module, _BatchNorm) and not isinstance(module, cls):
+            sync = cls(module.num_features, module.eps, module.momentum, module.affine,
+                       module.track_running_stats)
+            for name, value in list(module._parameters.items()) + list(module._buffers.items()):
+                object.__getattribute__(sync, "_parameters" if name in module._parameters
+                                        else "_buffers")[name] = value
+            sync.training = module.training
+            return sync
+        for name, child in list(module._modules.items()):
+            if child is not None:
+                module._modules[name] = cls.convert_sync_batchnorm(child)
+        return module
 
 
 class _InstanceNorm(_NormBase):

@@ -434,6 +434,12 @@ def test_cli_refuses_what_ranks_cannot_share(tmp_path):
     proc, _ = train_cli(tmp_path, 2, "small", "--batch-size", "1")
     assert proc.returncode == 2
     assert "--batch-size 1 is the global batch" in proc.stderr, proc.stderr
+    train = [sys.executable, "-m", "engine", "train", "linear", "--out", str(tmp_path / "o")]
+    proc = subprocess.run([MPIEXEC, "-n", "1", *train, "--batch-size", "8", ":", "-n", "1",
+                           *train, "--batch-size", "16"], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=60, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert proc.returncode == 2
+    assert "rank 1 has --batch-size 16 where rank 0 has 8" in proc.stderr, proc.stderr
 
 
 # --- (h) a rank that dies or hangs stops the job ------------------------------------------------

@@ -622,6 +622,20 @@ class _Ranks:
         self.main = self.rank == 0
         self.stopping = False  # a stop all ranks agreed on (several ranks only)
 
+    def check_same_options(self, args):
+        """UsageError on every rank, naming the ranks and options, unless every rank resolved the
+        same options as rank 0 (mpiexec can start different command lines: -n 1 A : -n 1 B)."""
+        if self.size == 1:
+            return
+        names = ("task", "epochs", "batch_size", "lr", "seed", "device", "sync_bn", "resume")
+        mine = {n: getattr(args, n, None) for n in names}
+        every = self.distributed._get_world().comm.allgather(mine)
+        differ = [f"rank {r} has --{n.replace('_', '-')} {o[n]} where rank 0 has {every[0][n]}"
+                  for r, o in enumerate(every[1:], start=1) for n in names if o[n] != every[0][n]]
+        if differ:
+            raise UsageError(f"train: the processes were started with different options: "
+                             f"{'; '.join(differ)}; start every rank with the same command line")
+
     def wrap(self, run, sync_bn=False):
         """Give run its DistributedDataParallel (several ranks only)."""
         if self.size == 1:
@@ -706,6 +720,7 @@ def train(args):
         if ranks.main:
             print(f"note: {note}", file=sys.stderr)
     _check_options(args, ranks.size)
+    ranks.check_same_options(args)
     checkpoint = os.path.join(args.out, "checkpoint.npz")
     progress = _Progress(args, checkpoint, ranks.size)
     phase = "before training started"

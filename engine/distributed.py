@@ -21,9 +21,12 @@ mpiexec sits beside python). Nothing here imports mpi4py unless the process was 
 launcher; otherwise the world is one process (rank 0 of 1), every helper is a no-op and
 DistributedDataParallel a thin pass-through, so the same script runs alone too.
 
-Tensors on the cuda device go through the host: each collective copies the array to host memory,
-runs the MPI operation there and copies the result back (host staging; the MPI wheel is not
-CUDA-aware). Once MPI is started, an uncaught exception on any rank prints "rank N: ..." to stderr
+Tensors on the cuda device are reduced by NCCL (CuPy's cupy.cuda.nccl) on the GPUs themselves when
+every rank has a GPU of its own and CuPy has NCCL; otherwise through the host: each collective
+copies the array to host memory, runs the MPI operation there and copies the result back (host
+staging; the MPI wheel is not CUDA-aware). DistributedDataParallel.backend says which ("nccl",
+"mpi", or "mpi (host staging)"). On a machine with several GPUs, init() gives each local rank its
+own (CUDA_VISIBLE_DEVICES, unless already set). Once MPI is started, an uncaught exception on any rank prints "rank N: ..." to stderr
 and aborts the whole job (MPI_Abort) instead of leaving the other ranks waiting forever; a
 collective that a rank never joins (it hangs, or died without MPI noticing) raises
 DistributedError after `timeout` seconds (init(timeout=...), ENGINE_DIST_TIMEOUT, default 1800),
@@ -66,9 +69,11 @@ DEFAULT_TIMEOUT_S = 1800.0  # torch.distributed's default for a collective
 class _World:
     def __init__(self, comm, rank, size, timeout):
         self.comm, self.rank, self.size, self.timeout = comm, rank, size, timeout
+        self.local_rank, self.local_size = 0, 1  # among the ranks on this machine
         # SyncBatchNorm's collectives run inside forward and backward, between the gradient
         # buckets': a communicator of their own keeps the two sequences apart
         self.layer_comm = comm.Dup() if size > 1 else None
+        self.nccl = None  # cupy.cuda.nccl's communicator, False when it cannot be used
 
 
 _world = None
@@ -121,7 +126,7 @@ def init(timeout=None):
                 _world = _World(comm, comm.Get_rank(), comm.Get_size(), seconds)
                 if _world.size > 1:
                     _abort_on_uncaught_exception(_world)
-                    _share_cores(comm)
+                    _place_on_this_machine(_world)
             else:
                 _world = _World(None, 0, 1, seconds)
         elif timeout is not None:
@@ -129,16 +134,82 @@ def init(timeout=None):
     return _world.rank, _world.size
 
 
-def _share_cores(comm):
-    """Each of the ranks on this machine gets an equal share of its cores (at least one), unless
-    OMP_NUM_THREADS chose the threads: several ranks with a thread per core each would fight."""
-    if "OMP_NUM_THREADS" in os.environ:
-        return
-    local = comm.Split_type(_mpi().COMM_TYPE_SHARED)
-    ranks_here = local.Get_size()
+_NVIDIA_GPUS = "/proc/driver/nvidia/gpus"  # one entry per GPU, readable without starting CUDA
+
+
+def _gpus_here():
+    try:
+        return len(os.listdir(_NVIDIA_GPUS))
+    except OSError:
+        return 0
+
+
+def _place_on_this_machine(world):
+    """The ranks on this machine share it: each gets an equal share of its cores (at least one)
+    unless OMP_NUM_THREADS chose the threads, since several ranks with a thread per core each
+    would fight; and, where the machine has a GPU for each of them, a GPU of its own (before
+    anything starts CUDA), unless CUDA_VISIBLE_DEVICES chose already."""
+    local = world.comm.Split_type(_mpi().COMM_TYPE_SHARED)
+    world.local_rank, world.local_size = local.Get_rank(), local.Get_size()
     local.Free()
-    from kernels.cpu import threads
-    threads.set_num_threads(max(1, (os.cpu_count() or 1) // ranks_here))
+    if "OMP_NUM_THREADS" not in os.environ:
+        from kernels.cpu import threads
+        threads.set_num_threads(max(1, (os.cpu_count() or 1) // world.local_size))
+    gpus = _gpus_here()
+    if world.local_size > 1 and gpus >= world.local_size and \
+            "CUDA_VISIBLE_DEVICES" not in os.environ:
+        os.environ["CUDA_VISIBLE_DEVICES"] = str(world.local_rank)
+
+
+def _nccl(world):
+    """The world's NCCL communicator, or None where NCCL cannot reduce cuda arrays: CuPy without
+    NCCL, the simulator, or ranks that share a GPU. Decided (and the communicator made) by all
+    ranks together, at the first collective on cuda tensors."""
+    if world.nccl is None:
+        try:
+            from cupy.cuda import nccl
+            usable = (nccl.available and not backend.simulated()
+                      and _gpus_here() >= world.local_size)
+        except ImportError:
+            usable = False
+        if world.comm.allreduce(int(usable), op=_mpi().MIN):  # NCCL on every rank, or nowhere
+            unique_id = world.comm.bcast(nccl.get_unique_id() if world.rank == 0 else None)
+            world.nccl = nccl.NcclCommunicator(world.size, unique_id, world.rank)
+        else:
+            world.nccl = False
+    return world.nccl or None
+
+
+class _NcclRequest:
+    """An NCCL operation queued on the current CUDA stream, as a request _wait can test."""
+
+    def __init__(self):
+        import cupy
+        self.event = cupy.cuda.Event(disable_timing=True)
+        self.event.record()
+
+    def Test(self):
+        return self.event.done
+
+
+def _nccl_start(world, array, root=None, op="sum"):
+    """Queue an in-place NCCL all-reduce (or a broadcast from root) of a contiguous cupy array on
+    the current stream; returns its request."""
+    import cupy
+    from cupy.cuda import nccl
+    dtypes = {"float32": nccl.NCCL_FLOAT32, "float64": nccl.NCCL_FLOAT64,
+              "int32": nccl.NCCL_INT32, "int64": nccl.NCCL_INT64}
+    if str(array.dtype) not in dtypes:
+        raise DistributedError(f"distributed: NCCL reduces {', '.join(dtypes)}, not {array.dtype}")
+    stream = cupy.cuda.get_current_stream().ptr
+    if root is None:
+        ops = {"sum": nccl.NCCL_SUM, "mean": nccl.NCCL_SUM, "max": nccl.NCCL_MAX,
+               "min": nccl.NCCL_MIN}
+        world.nccl.allReduce(array.data.ptr, array.data.ptr, array.size, dtypes[str(array.dtype)],
+                             ops[op], stream)
+    else:
+        world.nccl.bcast(array.data.ptr, array.size, dtypes[str(array.dtype)], root, stream)
+    return _NcclRequest()
 
 
 def _get_world():
@@ -184,16 +255,22 @@ def _abort_on_uncaught_exception(world):
 
 
 # --- collectives on tensors ----------------------------------------------------------------------
+def _done(requests):
+    """Whether every request (MPI's or _NcclRequest) has completed; tests each, as MPI needs
+    to progress its non-blocking operations."""
+    return all([r.Test() for r in requests])
+
+
 def _wait(requests, what):
-    """Wait for MPI requests, at most the world's timeout: DistributedError past it (an uncaught
-    one aborts the job). Polls rather than blocks in MPI, sleeping a little more each time up to
-    a millisecond, so that a wait costs a core little and a stuck rank cannot hang us forever."""
-    MPI, world = _mpi(), _get_world()
-    if MPI.Request.Testall(requests):
+    """Wait for requests, at most the world's timeout: DistributedError past it (an uncaught
+    one aborts the job). Polls rather than blocks, sleeping a little more each time up to a
+    millisecond, so that a wait costs a core little and a stuck rank cannot hang us forever."""
+    world = _get_world()
+    if _done(requests):
         return
     deadline = time.monotonic() + world.timeout
     pause = 1e-5
-    while not MPI.Request.Testall(requests):
+    while not _done(requests):
         if time.monotonic() > deadline:
             raise DistributedError(
                 f"distributed: rank {world.rank} waited {world.timeout:g} s for {what} and the "
@@ -217,8 +294,15 @@ def _host_buffer(t):
     return host
 
 
+def _device_buffer(t):
+    """t's array on its cuda device if it is contiguous, else a contiguous copy (for NCCL)."""
+    import cupy
+    return t.data if t.data.flags.c_contiguous else cupy.ascontiguousarray(t.data)
+
+
 def _write_back(t, host):
-    """Put host's values into t in place (a write that counts as one for autograd's checks)."""
+    """Put host's values (or a device buffer's) into t in place (a write that counts as one for
+    autograd's checks)."""
     if host is t.data:
         t._mark_written()
     elif t.device == backend.HOST and t.data.flags.writeable:
@@ -243,6 +327,13 @@ def all_reduce(tensor, op="sum"):
     world = _get_world()
     if world.size == 1:
         return tensor
+    if tensor.device != backend.HOST and _nccl(world):
+        array = _device_buffer(tensor)
+        _wait([_nccl_start(world, array, op=op)], "all_reduce")
+        if op == "mean":
+            array /= world.size
+        _write_back(tensor, array)
+        return tensor
     MPI = _mpi()
     host = _host_buffer(tensor)
     mpi_op = {"sum": MPI.SUM, "mean": MPI.SUM, "max": MPI.MAX, "min": MPI.MIN}[op]
@@ -260,6 +351,11 @@ def broadcast(tensor, src=0):
     if not 0 <= src < world.size:
         raise ArgumentError(f"broadcast: src must be a rank in [0, {world.size}), got {src}")
     if world.size == 1:
+        return tensor
+    if tensor.device != backend.HOST and _nccl(world):
+        array = _device_buffer(tensor)
+        _wait([_nccl_start(world, array, root=src)], "broadcast")
+        _write_back(tensor, array)
         return tensor
     host = _host_buffer(tensor)
     _wait([world.comm.Ibcast(host, root=src)], "broadcast")
@@ -358,15 +454,17 @@ class DistributedSampler:
 
 # --- data-parallel module ------------------------------------------------------------------------
 def _signature(module):
-    """(kind, name, shape, dtype, requires_grad) of every parameter and buffer of module."""
-    return [("parameter", n, p.shape, str(p.dtype), p.requires_grad)
+    """(kind, name, shape, dtype, device, requires_grad) of every parameter and buffer."""
+    return [("parameter", n, p.shape, str(p.dtype), p.device, p.requires_grad)
             for n, p in module.named_parameters()] + \
-        [("buffer", n, b.shape, str(b.dtype), False) for n, b in module.named_buffers()]
+        [("buffer", n, b.shape, str(b.dtype), b.device, False)
+         for n, b in module.named_buffers()]
 
 
 def _describe(entry):
-    kind, name, shape, dtype, requires_grad = entry
-    return f"{kind} {name!r} of shape {shape}, {dtype}{'' if requires_grad else ', frozen'}"
+    kind, name, shape, dtype, device, requires_grad = entry
+    return (f"{kind} {name!r} of shape {shape}, {dtype} on {device}"
+            f"{'' if requires_grad else ', frozen'}")
 
 
 def _check_same_model(world, module):
@@ -399,12 +497,16 @@ class _Bucket:
     flat host buffer; after the values, one slot per parameter counts the ranks that had a
     gradient for it in the pass."""
 
-    def __init__(self, params, dtype):
-        self.params, self.dtype = params, dtype
+    def __init__(self, params, dtype, on_device):
+        self.params, self.dtype, self.on_device = params, dtype, on_device
         self.sizes = [p.numel() for p in params]
         self.offsets = np.cumsum([0] + self.sizes).tolist()
         self.numel = self.offsets[-1]
-        self.flat = np.empty(self.numel + len(params), dtype)
+        if on_device:  # NCCL reduces it where the gradients are
+            import cupy
+            self.flat = cupy.empty(self.numel + len(params), dtype)
+        else:
+            self.flat = np.empty(self.numel + len(params), dtype)
         self.request = None
 
 
@@ -423,7 +525,8 @@ class DistributedDataParallel(Module):
     rank issues the same collectives in the same order. At the end of the backward (a callback
     queued with engine.autograd.queue_callback) the buckets not yet started are started, all
     are waited for, and each parameter's .grad becomes the average over the ranks, before the
-    optimizer step can run.
+    optimizer step can run. `backend` says how: "mpi" (host arrays), "nccl" (cuda gradients
+    reduced on the GPUs) or "mpi (host staging)" (cuda gradients through host memory).
 
     A parameter that got no gradient in a pass on some rank (its .grad is None after zero_grad)
     counts as zero there: its bucket is started at the end of the backward, so no rank ever waits
@@ -462,10 +565,13 @@ class DistributedDataParallel(Module):
         self.last_allreduce_s = self.last_wait_s = self.last_copy_s = 0.0
         self.last_bytes = self.last_buckets = self.last_overlapped_buckets = 0
         self.buckets, self._handles, self._pass = [], [], None
+        self.backend = None
         if self.world_size == 1:
             return
         world = _get_world()
         _check_same_model(world, module)
+        on_cuda = any(p.device != backend.HOST for p in module.parameters())
+        self.backend = "mpi" if not on_cuda else "nccl" if _nccl(world) else "mpi (host staging)"
         for t in list(module.parameters()) + list(module.buffers()):
             broadcast(t, 0)
         self._build_buckets(bucket_cap_mb * 2**20)
@@ -485,7 +591,7 @@ class DistributedDataParallel(Module):
                 closed.append(group)
                 group, size = [], 0
             open_buckets[p.dtype] = (group + [p], size + nbytes)
-        self.buckets = [_Bucket(group, group[0].dtype)
+        self.buckets = [_Bucket(group, group[0].dtype, self.backend == "nccl")
                         for group in closed + [g for g, _ in open_buckets.values()]]
         self._bucket_of = {id(p): i for i, b in enumerate(self.buckets) for p in b.params}
         self._handles = [p.register_post_accumulate_grad_hook(self._on_grad) for p in params]
@@ -531,7 +637,7 @@ class DistributedDataParallel(Module):
         # MPICH advances non-blocking collectives only inside MPI calls: test them now and then
         started = [b.request for b in self.buckets[:self._next]]
         if started:
-            _mpi().Request.Testall(started)
+            _done(started)
 
     def _start(self, bucket):
         began = time.perf_counter()
@@ -543,12 +649,17 @@ class DistributedDataParallel(Module):
                 bucket.flat[start:start + n] = 0
                 flags[i] = 0
             else:
-                grad = backend.table(p.grad.device).to_host(p.grad.data)
+                grad = p.grad.data if bucket.on_device else \
+                    backend.table(p.grad.device).to_host(p.grad.data)
                 bucket.flat[start:start + n] = grad.reshape(-1)
                 flags[i] = 1
-        MPI = _mpi()
         self.last_copy_s += time.perf_counter() - began
-        bucket.request = _get_world().comm.Iallreduce(MPI.IN_PLACE, bucket.flat, op=MPI.SUM)
+        world = _get_world()
+        if bucket.on_device:
+            bucket.request = _nccl_start(world, bucket.flat)
+        else:
+            MPI = _mpi()
+            bucket.request = world.comm.Iallreduce(MPI.IN_PLACE, bucket.flat, op=MPI.SUM)
 
     def _finish(self):
         """At the end of the backward: start what is left, wait for every bucket, and give each
@@ -561,12 +672,14 @@ class DistributedDataParallel(Module):
         _wait([b.request for b in self.buckets], "the gradients' allreduce")
         done = time.perf_counter()
         for bucket in self.buckets:
-            flags = bucket.flat[bucket.numel:]
+            table = backend.table(bucket.params[0].device)
+            flags = table.to_host(bucket.flat[bucket.numel:])  # a few numbers
             for i, (p, start, n) in enumerate(zip(bucket.params, bucket.offsets, bucket.sizes)):
                 if flags[i] == 0:  # no rank had a gradient for p
                     continue
                 mean = bucket.flat[start:start + n].reshape(p.shape) / self.world_size
-                p.grad = Tensor._from_array(backend.table(p.device).from_host(mean), p.device)
+                p.grad = Tensor._from_array(mean if bucket.on_device else table.from_host(mean),
+                                            p.device)
             bucket.request = None
         self.last_copy_s += time.perf_counter() - done
         self.last_wait_s = done - began

@@ -67,8 +67,9 @@ def train(wrap=True, steps=20, B=8):
         loss.backward()
         opt.step()
         losses.append(dist.all_reduce(loss.detach(), "mean").item())
-    stats = {k: getattr(net, k, None) for k in ("last_wait_s", "last_allreduce_s", "last_bytes",
-                                                "last_buckets", "last_overlapped_buckets")}
+    stats = {k: getattr(net, k, None) for k in ("backend", "last_wait_s", "last_allreduce_s",
+                                                "last_bytes", "last_buckets",
+                                                "last_overlapped_buckets")}
     return {"losses": losses, "stats": stats,
             "params": {k: v.tolist() for k, v in net.state_dict().items()}}
 """
@@ -122,6 +123,7 @@ def test_two_ranks_train_like_one_process_with_the_global_batch(tmp_path):
                                    err_msg=name)
         assert r0["params"][name] == r1["params"][name], name  # bit-identical across ranks
     stats = r0["stats"]
+    assert stats["backend"] == "mpi"
     assert stats["last_buckets"] == stats["last_overlapped_buckets"] == 3  # all started by hooks
     assert stats["last_bytes"] == (6 * 16 + 16 + 16 * 3 + 3 + 4) * 8  # values + one flag each
     assert 0 <= stats["last_wait_s"] <= stats["last_allreduce_s"]
@@ -543,11 +545,15 @@ def test_ddp_and_all_reduce_on_cuda_tensors(tmp_path):
         local(eg.tensor(x)).sum().backward()  # this rank's own gradient, on the cpu
         t = dist.all_reduce(eg.tensor([1.0 + rank]).to("cuda"), "mean")
         save({"grad": model[0].weight.grad.numpy().tolist(), "device": model[0].weight.grad.device,
+              "backend": ddp.backend,
               "local": local[0].weight.grad.numpy().tolist(), "t": t.numpy().tolist(),
               "t_device": t.device})
     """)
     r0, r1 = ok(proc, results)
     assert r0["device"] == r1["device"] == r0["t_device"] == "cuda"
+    # NCCL needs a GPU per rank; the simulator (and ranks sharing a GPU) go through the host
+    expected = "mpi (host staging)" if eg.backend.simulated() else r0["backend"]
+    assert r0["backend"] == r1["backend"] == expected
     assert r0["grad"] == r1["grad"]
     mean = (np.array(r0["local"]) + np.array(r1["local"])) / 2
     np.testing.assert_allclose(r0["grad"], mean, rtol=1e-5, atol=1e-6)

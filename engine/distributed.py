@@ -26,7 +26,9 @@ every rank has a GPU of its own and CuPy has NCCL; otherwise through the host: e
 copies the array to host memory, runs the MPI operation there and copies the result back (host
 staging; the MPI wheel is not CUDA-aware). DistributedDataParallel.backend says which ("nccl",
 "mpi", or "mpi (host staging)"). On a machine with several GPUs, init() gives each local rank its
-own (CUDA_VISIBLE_DEVICES, unless already set). Once MPI is started, an uncaught exception on any rank prints "rank N: ..." to stderr
+own (CUDA_VISIBLE_DEVICES, unless already set).
+
+Once MPI is started, an uncaught exception on any rank prints "rank N: ..." to stderr
 and aborts the whole job (MPI_Abort) instead of leaving the other ranks waiting forever; a
 collective that a rank never joins (it hangs, or died without MPI noticing) raises
 DistributedError after `timeout` seconds (init(timeout=...), ENGINE_DIST_TIMEOUT, default 1800),

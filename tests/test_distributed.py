@@ -5,6 +5,7 @@ import importlib.util
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import textwrap
@@ -442,6 +443,24 @@ def test_cli_refuses_what_ranks_cannot_share(tmp_path):
                           text=True, timeout=60, env=dict(os.environ, PYTHONPATH=str(ROOT)))
     assert proc.returncode == 2
     assert "rank 1 has --batch-size 16 where rank 0 has 8" in proc.stderr, proc.stderr
+
+
+@needs_mpi
+def test_ctrl_c_under_mpiexec_stops_every_rank_at_the_same_step(tmp_path):
+    out = tmp_path / "run"
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
+    job = subprocess.Popen([MPIEXEC, "-n", "2", sys.executable, "-m", "engine", "train", "linear",
+                            "--epochs", "200", "--quiet", "--out", str(out)], cwd=tmp_path,
+                           env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not (out / "checkpoint.npz").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)  # training has begun once the first epoch's checkpoint is there
+    job.send_signal(signal.SIGINT)  # mpiexec passes Ctrl-C on to every rank
+    stdout, stderr = job.communicate(timeout=60)
+    assert job.returncode == 130, stderr
+    assert stderr.count("resume with: mpiexec -n 2 python -m engine train linear") == 1, stderr
+    state = eg.load(str(out / "checkpoint.npz"))  # rank 0 saved where every rank stopped
+    assert state["step"] > 0 or state["epoch"] >= 0
 
 
 # --- (h) a rank that dies or hangs stops the job ------------------------------------------------

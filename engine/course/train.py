@@ -679,8 +679,8 @@ class _StopOnInterrupt:
     a consistent checkpoint, never half an optimizer step), a second one stops at once. Only in
     the main thread, and only where Ctrl-C would raise KeyboardInterrupt anyway."""
 
-    def __init__(self):
-        self.requested = False
+    def __init__(self, quiet=False):
+        self.requested, self.quiet = False, quiet
         self.previous = None
 
     def __enter__(self):
@@ -693,6 +693,8 @@ class _StopOnInterrupt:
         if self.requested:
             raise KeyboardInterrupt
         self.requested = True
+        if self.quiet:
+            return
         try:  # no buffered stream here: the main thread may be inside a write to stderr
             os.write(2, b"\nstopping after this step to save a checkpoint "
                         b"(Ctrl-C again stops at once)\n")
@@ -760,10 +762,10 @@ def train(args):
         if getattr(args, "json", None):
             with open(args.json, "w") as f:
                 json.dump(metrics, f, indent=2)
-    except Interrupted:
-        raise
-    except KeyboardInterrupt:
-        raise progress.interrupted(phase) from None
+    except KeyboardInterrupt as e:
+        if not ranks.main:  # rank 0 says what was saved; the others leave quietly
+            raise SystemExit(130) from None
+        raise e if isinstance(e, Interrupted) else progress.interrupted(phase) from None
     if isinstance(recorder, Profile):
         print(recorder.table(limit=20))
         trace = recorder.export_chrome_trace(os.path.join(args.out, "trace.json"))
@@ -785,7 +787,7 @@ def _epochs(run, args, start, history, steps, checkpoint, tqdm, progress=None, e
                unit="step", disable=getattr(args, "quiet", False) or not ranks.main,
                mininterval=0.5)
     try:
-        with _StopOnInterrupt() as stop:
+        with _StopOnInterrupt(quiet=not ranks.main) as stop:
             for epoch in range(first_epoch, args.epochs):
                 manual_seed(args.seed * 100_003 + epoch)  # dropout and any other engine draws
                 resumed = epoch == first_epoch and skip > 0

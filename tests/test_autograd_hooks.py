@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import engine as eg
-from engine import autograd
+from engine import autograd, nn
 
 
 def leaf(values):
@@ -162,3 +162,16 @@ def test_callback_queue_is_per_thread():
     b.join(10)
     a.join(10)
     assert ran == [("b", "B"), ("a", "A")]
+
+
+def test_the_last_layers_gradients_are_final_before_the_first_layers_backward():
+    # what lets DistributedDataParallel reduce a bucket while backward still runs
+    eg.manual_seed(0)
+    net = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 4), nn.Tanh(), nn.Linear(4, 2))
+    finished = []
+    for name, p in net.named_parameters():
+        p.register_post_accumulate_grad_hook(lambda p, name=name: finished.append(name))
+    net(eg.ones(2, 3)).sum().backward()
+    assert set(finished[:2]) == {"4.weight", "4.bias"}
+    assert set(finished[2:4]) == {"2.weight", "2.bias"}
+    assert set(finished[4:]) == {"0.weight", "0.bias"}

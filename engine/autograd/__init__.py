@@ -250,7 +250,10 @@ def _sums_to(grad_shape, shape):
 
 
 def _topological_order(roots):
-    """Tensors of the graph below roots, each after every tensor it was computed from."""
+    """Tensors of the graph below roots, each after every tensor it was computed from. An op's
+    inputs are visited in reverse, so that, walked backwards, the order reaches the leaves of the
+    last layers (their weights) right after their ops, not after the whole graph: gradient hooks
+    (DistributedDataParallel's allreduce) then fire while the backward still runs."""
     from ..tensor import Tensor
     order, seen, stack = [], set(), [(r, False) for r in reversed(roots)]
     while stack:
@@ -263,7 +266,7 @@ def _topological_order(roots):
         seen.add(id(t))
         stack.append((t, True))
         if t._ctx is not None:
-            stack.extend((a, False) for a in t._ctx.inputs
+            stack.extend((a, False) for a in reversed(t._ctx.inputs)
                          if isinstance(a, Tensor) and a.requires_grad and id(a) not in seen)
     return order
 

@@ -263,23 +263,27 @@ def _done(requests):
     return all([r.Test() for r in requests])
 
 
+_SPIN_S = 0.05  # how long a wait polls without sleeping
+
+
 def _wait(requests, what):
     """Wait for requests, at most the world's timeout: DistributedError past it (an uncaught
-    one aborts the job). Polls rather than blocks, sleeping a little more each time up to a
-    millisecond, so that a wait costs a core little and a stuck rank cannot hang us forever."""
+    one aborts the job), so that a stuck rank cannot hang us forever. Polls rather than blocks:
+    without sleeping for the first 50 ms (MPICH moves a transfer on only inside an MPI call, so
+    every pause would delay it), then sleeping a little more each time, up to a millisecond."""
     world = _get_world()
-    if _done(requests):
-        return
-    deadline = time.monotonic() + world.timeout
-    pause = 1e-5
+    began = time.monotonic()
+    deadline, pause = began + world.timeout, 1e-5
     while not _done(requests):
-        if time.monotonic() > deadline:
+        now = time.monotonic()
+        if now > deadline:
             raise DistributedError(
                 f"distributed: rank {world.rank} waited {world.timeout:g} s for {what} and the "
                 f"other ranks did not all join: one of them is stuck or gone (the timeout is "
                 f"init(timeout=...) or ENGINE_DIST_TIMEOUT)")
-        time.sleep(pause)
-        pause = min(2 * pause, 1e-3)
+        if now - began > _SPIN_S:
+            time.sleep(pause)
+            pause = min(2 * pause, 1e-3)
 
 
 def _check_tensor(op, tensor):
@@ -576,27 +580,34 @@ class DistributedDataParallel(Module):
         self.backend = "mpi" if not on_cuda else "nccl" if _nccl(world) else "mpi (host staging)"
         for t in list(module.parameters()) + list(module.buffers()):
             broadcast(t, 0)
-        self._build_buckets(bucket_cap_mb * 2**20)
+        self._build_buckets()
 
-    def _build_buckets(self, cap):
-        params = [p for p in self.module.parameters() if p.requires_grad]
+    @staticmethod
+    def bucket_groups(module, bucket_cap_mb=4):
+        """The parameters (requiring grad) of each gradient bucket, in the order the buckets
+        start: reverse registration order, one dtype a bucket, a new bucket when the next
+        parameter would pass the cap (a parameter above it gets one alone)."""
         open_buckets = {}  # dtype -> (the parameters of its bucket being filled, their bytes)
         closed = []
-        for name, p in reversed([(n, p) for n, p in self.module.named_parameters()
+        for name, p in reversed([(n, p) for n, p in module.named_parameters()
                                  if p.requires_grad]):
             if p.dtype not in (np.float32, np.float64):
                 raise DistributedError(f"DistributedDataParallel: parameter {name!r} has dtype "
                                        f"{p.dtype}; gradients are reduced in float32 or float64")
             group, size = open_buckets.get(p.dtype, ([], 0))
             nbytes = p.numel() * p.dtype.itemsize
-            if group and size + nbytes > cap:  # a parameter above the cap gets a bucket alone
+            if group and size + nbytes > bucket_cap_mb * 2**20:
                 closed.append(group)
                 group, size = [], 0
             open_buckets[p.dtype] = (group + [p], size + nbytes)
+        return closed + [g for g, _ in open_buckets.values()]
+
+    def _build_buckets(self):
         self.buckets = [_Bucket(group, group[0].dtype, self.backend == "nccl")
-                        for group in closed + [g for g, _ in open_buckets.values()]]
+                        for group in self.bucket_groups(self.module, self.bucket_cap_mb)]
         self._bucket_of = {id(p): i for i, b in enumerate(self.buckets) for p in b.params}
-        self._handles = [p.register_post_accumulate_grad_hook(self._on_grad) for p in params]
+        self._handles = [p.register_post_accumulate_grad_hook(self._on_grad)
+                         for p in self.module.parameters() if p.requires_grad]
 
     @contextlib.contextmanager
     def no_sync(self):
@@ -679,7 +690,16 @@ class DistributedDataParallel(Module):
             for i, (p, start, n) in enumerate(zip(bucket.params, bucket.offsets, bucket.sizes)):
                 if flags[i] == 0:  # no rank had a gradient for p
                     continue
-                mean = bucket.flat[start:start + n].reshape(p.shape) / self.world_size
+                total = bucket.flat[start:start + n].reshape(p.shape)
+                grad = p.grad.data if p.grad is not None else None
+                if (isinstance(grad, np.ndarray) and grad.flags.c_contiguous
+                        and grad.flags.writeable and grad.dtype == total.dtype):
+                    # into the local gradient's own array: a new one every step would be
+                    # unmapped and faulted in again by the allocator
+                    np.divide(total, self.world_size, out=grad)
+                    p.grad._mark_written()
+                    continue
+                mean = total / self.world_size
                 p.grad = Tensor._from_array(mean if bucket.on_device else table.from_host(mean),
                                             p.device)
             bucket.request = None

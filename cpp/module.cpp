@@ -10,6 +10,7 @@ void bind_pool(py::module_& m);
 void bind_conv(py::module_& m);
 void bind_matmul(py::module_& m);
 void bind_pointwise(py::module_& m);
+void bind_softmax(py::module_& m);
 
 PYBIND11_MODULE(_cpp, m) {
     m.doc() = "CPU convolution helpers for NCHW float32/float64 arrays";
@@ -22,6 +23,7 @@ PYBIND11_MODULE(_cpp, m) {
     bind_conv(m);
     bind_matmul(m);
     bind_pointwise(m);
+    bind_softmax(m);
     m.def("set_num_threads", [](int64_t n) {
         if (n < 0) engine_cpp::shape_error("set_num_threads: n must be >= 0 (0: OpenMP's default)");
         engine_cpp::thread_setting() = static_cast<int>(std::min<int64_t>(n, 1 << 16));

@@ -154,6 +154,13 @@ def test_cpu_one_pass_kernels_agree_with_their_composites_past_the_small_size(dt
         assert got.dtype == want.dtype == dtype, name
         np.testing.assert_allclose(got, want, equal_nan=True, err_msg=name, **tol)
     np.testing.assert_array_equal(k.relu(x), np.maximum(x, 0))
+    for axis in range(x.ndim):  # rows of the last axis, and across rows (inner > 1)
+        for name in ("softmax", "log_softmax"):  # the row with a nan is nan, -inf gives 0
+            got, want = (k.variants[name][v](x, axis) for v in ("fused", "composite"))
+            np.testing.assert_allclose(got, want, equal_nan=True, err_msg=name, **tol)
+            backward = k.variants[name + "_backward"]
+            got, want = (backward[v](want, gy, axis) for v in ("fused", "composite"))
+            np.testing.assert_allclose(got, want, equal_nan=True, err_msg=name, **tol)
     x = np.nan_to_num(x, neginf=-3.0)
     got = k.variants["batch_norm_forward"]["fused"](x, w, b, 1e-5)
     want = k.variants["batch_norm_forward"]["composite"](x, w, b, 1e-5)

@@ -94,6 +94,46 @@ def batch_norm_backward(x, gy, mean, invstd, weight):
     return gx.reshape(x.shape), gw, gb
 
 
+def _rows(x, axis):
+    """x viewed as (outer, n, inner) around `axis`."""
+    return x.reshape(math.prod(x.shape[:axis]), x.shape[axis], math.prod(x.shape[axis + 1:]))
+
+
+def _softmax(x, axis, log):
+    ready = floats(x)
+    name = "log_softmax" if log else "softmax"
+    if ready is None:
+        return getattr(composite, name)(_table(), x, axis)
+    return _cpp.softmax_forward(_rows(ready[0], axis), log).reshape(x.shape)
+
+
+def _softmax_backward(y, gy, axis, log):
+    ready = floats(y, gy)
+    name = "log_softmax_backward" if log else "softmax_backward"
+    if ready is None:
+        return getattr(composite, name)(_table(), y, gy, axis)
+    y, gy = ready
+    return _cpp.softmax_backward(_rows(y, axis), _rows(gy, axis), log).reshape(y.shape)
+
+
+def softmax(x, axis):
+    return _softmax(x, axis, False)
+
+
+def log_softmax(x, axis):
+    return _softmax(x, axis, True)
+
+
+def softmax_backward(y, gy, axis):
+    return _softmax_backward(y, gy, axis, False)
+
+
+def log_softmax_backward(y, gy, axis):
+    return _softmax_backward(y, gy, axis, True)
+
+
 VARIANTS = {f.__name__: {"fused": f} for f in (relu_backward, leaky_relu, leaky_relu_backward,
                                                sigmoid_backward, tanh_backward,
-                                               batch_norm_forward, batch_norm_backward)}
+                                               batch_norm_forward, batch_norm_backward,
+                                               softmax, log_softmax, softmax_backward,
+                                               log_softmax_backward)}

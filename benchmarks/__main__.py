@@ -36,6 +36,8 @@ def worker(side, kind, item, device, repeats, threads):
     command = [sys.executable, "-m", "benchmarks.worker", side, kind, str(item), "--device", device,
                "--repeats", str(repeats), "--threads", str(threads)]
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")])))
+    if side == "torch":  # it imports the engine for its inputs: not its malloc settings too
+        env["ENGINE_MALLOC"] = "default"
     done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, env=env)
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(command[2:])} failed:\n{done.stderr[-3000:]}")

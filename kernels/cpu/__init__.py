@@ -17,9 +17,10 @@ from .index import *        # noqa: F401,F403,E402
 from .linalg import *       # noqa: F401,F403,E402
 from .dropout import *      # noqa: F401,F403,E402
 from .pool import *         # noqa: F401,F403,E402
-from . import conv, fused, optim, threads  # noqa: E402
+from . import conv, fused, optim, threads, workspace  # noqa: E402
 
 globals().update(primitives(np))
+KEEPS_FREED_MEMORY = workspace.keep_freed_memory()
 
 # named implementations, the default first (see kernels/contract.py)
 VARIANTS = {"conv2d": conv.CONV2D_VARIANTS, "conv3d": conv.CONV3D_VARIANTS,

@@ -39,7 +39,8 @@ setup(
                                    ["cpp/module.cpp", "cpp/im2col.cpp", "cpp/winograd.cpp", "cpp/optim.cpp",
                                     "cpp/pool.cpp", "cpp/conv.cpp",
                                     "cpp/matmul.cpp", "cpp/pointwise.cpp", "cpp/softmax.cpp"],
-                                   depends=["cpp/common.hpp", "cpp/volume.hpp", "cpp/blas.hpp"], cxx_std=17,
+                                   depends=["cpp/common.hpp", "cpp/volume.hpp", "cpp/blas.hpp",
+                                            "cpp/vecmath.hpp"], cxx_std=17,
                                    # the kernels never read floating-point exception flags: without
                                    # trapping maths, loops with conditions (clamps, maxima) vectorize
                                    extra_compile_args=["-O3", "-fno-math-errno",

@@ -1,11 +1,12 @@
-// Memory-bound kernels in one pass each, on the extension's threads: ReLU, leaky ReLU and the
-// backward passes of ReLU, leaky ReLU, sigmoid and tanh (one read of each operand, one write), and batch norm's
+// Memory-bound kernels in one pass each, on the extension's threads: ReLU, leaky ReLU, sigmoid
+// (with a vectorized exponential) and the backward passes of ReLU, leaky ReLU, sigmoid and tanh (one read of each operand, one write), and batch norm's
 // training forward and backward over (N, C, S) views, one channel per task, with the
 // statistics summed in double. The "fused" variants of the composites they replace
 // (kernels/composite.py), which the tests cross-check them against.
 #include <cmath>
 
 #include "common.hpp"
+#include "vecmath.hpp"
 
 using namespace engine_cpp;
 
@@ -59,6 +60,20 @@ py::array binary(const char* op, const char* a_name, const char* b_name, const p
     return out;
 }
 
+// sigmoid without overflow: e = e^-|x|, 1 / (1 + e) for x >= 0, e / (1 + e) below.
+template <typename T>
+inline void sigmoid_span(const T* x, T* y, int64_t n) {
+    for (int64_t i = 0; i < n; ++i) {
+        const T e = exp_vectorizable(-std::abs(x[i]));
+        const T r = T(1) / (T(1) + e);
+        y[i] = x[i] >= T(0) ? r : e * r;
+    }
+}
+
+ENGINE_CLONES void sigmoid_f32(const float* x, float* y, int64_t n) { sigmoid_span(x, y, n); }
+void sigmoid_any(const float* x, float* y, int64_t n) { sigmoid_f32(x, y, n); }
+void sigmoid_any(const double* x, double* y, int64_t n) { sigmoid_span(x, y, n); }
+
 // --- batch norm over (N, C, S) ---------------------------------------------------------------
 struct Channels {
     int64_t n, c, s;
@@ -108,6 +123,19 @@ void bind_pointwise(py::module_& m) {
         });
         return y;
     }, py::arg("x"), "max(x, 0), nan kept, for a float32/float64 array.");
+    m.def("sigmoid", [](O x_arg) {
+        const char* op = "sigmoid";
+        const py::array x = as_array(op, "x", x_arg);
+        check_same(op, {{"x", x}});
+        py::array y(x.dtype(), shape_of(x));
+        dispatch_float(x, [&](auto zero) {
+            using T = decltype(zero);
+            const T* px = static_cast<const T*>(x.data());
+            T* py_ = static_cast<T*>(y.mutable_data());
+            blocks(x.size(), [&](int64_t b, int64_t e) { sigmoid_any(px + b, py_ + b, e - b); });
+        });
+        return y;
+    }, py::arg("x"), "1 / (1 + e^-x) for a float32/float64 array, without overflow.");
     m.def("relu_backward", [](O x, O gy) {
         return binary("relu_backward", "x", "grad_output", x, gy,
                       [](auto xv, auto g) { return xv > 0 ? g : decltype(g)(0); });

@@ -12,36 +12,12 @@
 #include <vector>
 
 #include "common.hpp"
+#include "vecmath.hpp"
 
 using namespace engine_cpp;
 
 namespace {
 
-// e^x in a form the compiler vectorizes (a call to expf is one value at a time, and costs more
-// than the memory traffic here): x = k ln 2 + r with |r| <= ln 2 / 2, e^r by Cephes' degree-6
-// polynomial (relative error about 1e-7), 2^k put into the exponent bits. -inf and anything
-// below the smallest normal's log give 0, above 88.72 inf, nan stays nan.
-inline float exp_vectorizable(float x) {
-    constexpr float low = -87.33654f, high = 88.72283f;
-    const float clamped = x < low ? low : (x > high ? high : x);
-    // round to nearest by the 1.5 * 2^23 trick (no library call)
-    const float k = (clamped * 1.44269504f + 12582912.0f) - 12582912.0f;
-    const float r = clamped - k * 0.693359375f + k * 2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    const float e = p * r * r + r + 1.0f;
-    const int32_t bits = (static_cast<int32_t>(k) + 127) << 23;
-    float scale;
-    std::memcpy(&scale, &bits, sizeof scale);
-    const float y = e * scale;
-    return x < low ? 0.0f : (x > high ? std::numeric_limits<float>::infinity() : y);
-}
-
-inline double exp_vectorizable(double x) { return std::exp(x); }
 
 struct Rows {
     int64_t outer, n, inner;
@@ -131,15 +107,8 @@ inline void row_backward(const T* y, const T* gy, T* out, int64_t n, bool log) {
     }
 }
 
-// float32 rows, compiled also for AVX2 and AVX-512 and picked by the CPU at load time (the
-// extension is otherwise built for the baseline x86-64, whose 4-wide vectors halve the speed of
-// the exponentials)
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define ENGINE_CLONES __attribute__((target_clones("default", "avx2", "arch=x86-64-v4"), flatten))
-#else
-#define ENGINE_CLONES
-#endif
 
+// float32 rows in the instruction sets of ENGINE_CLONES
 ENGINE_CLONES void row_forward_f32(const float* row, float* out, int64_t n, bool log) {
     row_forward(row, out, n, log);
 }

@@ -154,6 +154,11 @@ def test_cpu_one_pass_kernels_agree_with_their_composites_past_the_small_size(dt
         assert got.dtype == want.dtype == dtype, name
         np.testing.assert_allclose(got, want, equal_nan=True, err_msg=name, **tol)
     np.testing.assert_array_equal(k.relu(x), np.maximum(x, 0))
+    wide = x * 30  # past exp's range both ways: no overflow, exact 0 and 1 limits
+    with np.errstate(over="ignore"):
+        exact = 1 / (1 + np.exp(-wide.astype(np.float64)))
+    assert k.sigmoid(wide).dtype == dtype
+    np.testing.assert_allclose(k.sigmoid(wide), exact, equal_nan=True, **tol)
     for axis in range(x.ndim):  # rows of the last axis, and across rows (inner > 1)
         for name in ("softmax", "log_softmax"):  # the row with a nan is nan, -inf gives 0
             got, want = (k.variants[name][v](x, axis) for v in ("fused", "composite"))

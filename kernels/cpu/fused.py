@@ -8,7 +8,7 @@ import math
 import numpy as np
 
 from .. import composite
-from . import _cpp, elementwise
+from . import _cpp
 
 
 def _table():
@@ -43,12 +43,6 @@ def _one_pass(name, arrays, *scalars):
     if ready is None:
         return getattr(composite, name)(_table(), *arrays, *scalars)
     return getattr(_cpp, name)(*ready, *(float(s) for s in scalars))
-
-
-def sigmoid(x):
-    """The sigmoid primitive: one C++ pass for float arrays of SMALL elements or more."""
-    ready = floats(x)
-    return elementwise.sigmoid(x) if ready is None else _cpp.sigmoid(ready[0])
 
 
 def relu_backward(x, gy):

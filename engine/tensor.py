@@ -169,24 +169,25 @@ class Tensor:
         self._version.value += 1
 
     # --- what it is -----------------------------------------------------------------------------
+    # read on every op: straight from the array (numpy's and CuPy's shapes are tuples)
     @property
     def shape(self):
-        return tuple(self.data.shape)
+        return self._data.shape
 
     @property
     def dtype(self):
-        return self.data.dtype
+        return self._data.dtype
 
     @property
     def ndim(self):
-        return len(self.data.shape)
+        return self._data.ndim
 
     @property
     def is_leaf(self):
         return self._ctx is None
 
     def numel(self):
-        return int(np.prod(self.shape, dtype=np.int64))
+        return int(self._data.size)
 
     def size(self, dim=None):
         return self.shape if dim is None else self.shape[dim]

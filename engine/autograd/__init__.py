@@ -333,6 +333,7 @@ def _walk_graph(roots, seeds, retain_graph, create_graph, targets):
     grads, found, stored = {}, {}, set()  # stored: buffers already kept as a .grad in this pass
     for root, seed in zip(roots, seeds):
         grads[id(root)] = seed if id(root) not in grads else _add(root, grads[id(root)], seed)
+    watched = profiler.recording()
     for t in reversed(order):
         g = grads.pop(id(t), None)
         if g is None or (targets is not None and id(t) not in wanted):
@@ -345,7 +346,6 @@ def _walk_graph(roots, seeds, retain_graph, create_graph, targets):
                 _accumulate(t, g, stored, create_graph)
                 _run_post_accumulate_grad_hooks(t)  # t.grad is final for this pass
             continue
-        watched = profiler.recording()
         if watched:
             began = profiler.start(t.device)
         _check_unchanged(fn)
@@ -360,7 +360,7 @@ def _walk_graph(roots, seeds, retain_graph, create_graph, targets):
         for a, ga in zip(inputs, input_grads):
             if ga is None or not (isinstance(a, Tensor) and a.requires_grad):
                 continue
-            if tuple(ga.shape) != a.shape:
+            if ga.shape != a.shape:
                 ga = _kernels(a.device, create_graph).sum_to_shape(ga, a.shape)
             previous = grads.get(id(a))
             grads[id(a)] = ga if previous is None else _add(a, previous, ga)

@@ -4,6 +4,7 @@
 // statistics summed in double. The "fused" variants of the composites they replace
 // (kernels/composite.py), which the tests cross-check them against.
 #include <cmath>
+#include <type_traits>
 
 #include "common.hpp"
 #include "vecmath.hpp"
@@ -74,6 +75,21 @@ ENGINE_CLONES void sigmoid_f32(const float* x, float* y, int64_t n) { sigmoid_sp
 void sigmoid_any(const float* x, float* y, int64_t n) { sigmoid_f32(x, y, n); }
 void sigmoid_any(const double* x, double* y, int64_t n) { sigmoid_span(x, y, n); }
 
+// y = f(x) for a float array: span(x, y, n) over blocks of it, in parallel.
+template <typename Span>
+py::array unary(const char* op, const py::object& x_arg, Span span) {
+    const py::array x = as_array(op, "x", x_arg);
+    check_same(op, {{"x", x}});
+    py::array y(x.dtype(), shape_of(x));
+    dispatch_float(x, [&](auto zero) {
+        using T = decltype(zero);
+        const T* px = static_cast<const T*>(x.data());
+        T* py_ = static_cast<T*>(y.mutable_data());
+        blocks(x.size(), [&](int64_t b, int64_t e) { span(px + b, py_ + b, e - b); });
+    });
+    return y;
+}
+
 // --- batch norm over (N, C, S) ---------------------------------------------------------------
 struct Channels {
     int64_t n, c, s;
@@ -107,34 +123,16 @@ const T* data_or_null(const py::object& arg, const py::array& a) {
 
 void bind_pointwise(py::module_& m) {
     using O = const py::object&;
-    m.def("relu", [](O x_arg) {
-        const char* op = "relu";
-        const py::array x = as_array(op, "x", x_arg);
-        check_same(op, {{"x", x}});
-        py::array y(x.dtype(), shape_of(x));
-        dispatch_float(x, [&](auto zero) {
-            using T = decltype(zero);
-            const T* px = static_cast<const T*>(x.data());
-            T* py_ = static_cast<T*>(y.mutable_data());
-            // x < 0 ? 0 : x keeps nan, as torch
-            blocks(x.size(), [&](int64_t b, int64_t e) {
-                for (int64_t i = b; i < e; ++i) py_[i] = px[i] < T(0) ? T(0) : px[i];
-            });
+    m.def("relu", [](O x) {
+        return unary("relu", x, [](const auto* in, auto* out, int64_t n) {
+            using T = std::remove_pointer_t<decltype(out)>;
+            for (int64_t i = 0; i < n; ++i) out[i] = in[i] < T(0) ? T(0) : in[i];  // keeps nan
         });
-        return y;
     }, py::arg("x"), "max(x, 0), nan kept, for a float32/float64 array.");
-    m.def("sigmoid", [](O x_arg) {
-        const char* op = "sigmoid";
-        const py::array x = as_array(op, "x", x_arg);
-        check_same(op, {{"x", x}});
-        py::array y(x.dtype(), shape_of(x));
-        dispatch_float(x, [&](auto zero) {
-            using T = decltype(zero);
-            const T* px = static_cast<const T*>(x.data());
-            T* py_ = static_cast<T*>(y.mutable_data());
-            blocks(x.size(), [&](int64_t b, int64_t e) { sigmoid_any(px + b, py_ + b, e - b); });
+    m.def("sigmoid", [](O x) {
+        return unary("sigmoid", x, [](const auto* in, auto* out, int64_t n) {
+            sigmoid_any(in, out, n);
         });
-        return y;
     }, py::arg("x"), "1 / (1 + e^-x) for a float32/float64 array, without overflow.");
     m.def("relu_backward", [](O x, O gy) {
         return binary("relu_backward", "x", "grad_output", x, gy,

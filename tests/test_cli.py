@@ -216,8 +216,11 @@ def test_ctrl_c_mid_epoch_saves_and_the_printed_command_resumes_bit_for_bit(tmp_
     straight = engine(*run, "--out", tmp_path / "straight")
     assert straight.returncode == 0, straight.stderr
     out = tmp_path / "stopped"
+    # a run started in the background has SIGINT ignored, which children inherit: give this
+    # one the default, as a terminal would
     child = subprocess.Popen([sys.executable, "-m", "engine", *map(str, run), "--out", str(out)],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV,
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     checkpoint = out / "checkpoint.npz"
     first, t0 = _wait_for_new(checkpoint, None, child)   # epoch 1 saved
     _, t1 = _wait_for_new(checkpoint, first, child)      # epoch 2 saved: an epoch's time is known

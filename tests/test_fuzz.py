@@ -696,8 +696,11 @@ def test_ctrl_c_stops_a_long_pooling(call):
             "print('started', flush=True)\n"
             f"{call}\n"
             "print('finished', flush=True)\n")
+    # SIGINT's default in the child even when this run was started in the background (which
+    # leaves SIGINT ignored, inherited by children)
     child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True, cwd=ROOT)
+                             stderr=subprocess.PIPE, text=True, cwd=ROOT,
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         assert child.stdout.readline().strip() == "started"
         time.sleep(0.5)  # well inside the call, which takes many seconds

@@ -148,7 +148,8 @@ def _plainly_valid(call):
         size, factor = kw.get("size"), kw.get("scale_factor")
         mode = kw.get("mode", "nearest")
         if not (mode in ("nearest", "bilinear") and (size is None) != (factor is None)
-                and not (mode == "nearest" and kw.get("align_corners"))):
+                and not (mode == "nearest" and kw.get("align_corners") is not None)):
+            # torch refuses align_corners with "nearest", False included
             return False
         if size is not None:
             return _small_pair(size, 1) is not None

@@ -163,14 +163,16 @@ class Function:
             raise DTypeError(f"{cls.op_name()}: expected a Tensor argument, got "
                              f"{', '.join(type(a).__name__ for a in args) or 'none'}; "
                              "make one with eg.tensor(...)")
-        device = backend.common_device(cls.op_name(), tensors)
-        needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
-        record = _grad_state.enabled and any(needs)
+        device = tensors[0].device
+        if any(t.device != device for t in tensors[1:]):
+            backend.common_device(cls.op_name(), tensors)  # raises, naming the devices
+        needs = tuple([isinstance(a, Tensor) and a.requires_grad for a in args])
+        record = _grad_state.enabled and True in needs
         fn = cls(backend.table(device), needs)
         watched = profiler.recording()
         if watched:
             began = profiler.start(device)
-        out = fn.forward(*(a.data if isinstance(a, Tensor) else a for a in args), **kwargs)
+        out = fn.forward(*[a._data if isinstance(a, Tensor) else a for a in args], **kwargs)
         if watched:
             if fn.flops is None:
                 fn.flops = float(np.prod(out.shape))
@@ -215,7 +217,8 @@ class Function:
                              f"{len(self.inputs)} inputs; return one (or None) per input of forward")
         for i, (a, g) in enumerate(zip(self.inputs, grads)):
             shape = getattr(a, "shape", None)
-            if g is not None and shape is not None and not _sums_to(tuple(g.shape), shape):
+            if (g is not None and shape is not None and g.shape != shape
+                    and not _sums_to(tuple(g.shape), shape)):
                 raise ShapeError(f"{self.op_name()}: backward returned a gradient of shape "
                                  f"{tuple(g.shape)} for input {i} of shape {shape}")
         return grads
@@ -254,7 +257,8 @@ def _topological_order(roots):
     """Tensors of the graph below roots, each after every tensor it was computed from. An op's
     inputs are visited in reverse, so that, walked backwards, the order reaches the leaves of the
     last layers (their weights) right after their ops, not after the whole graph: gradient hooks
-    (DistributedDataParallel's allreduce) then fire while the backward still runs."""
+    (DistributedDataParallel's allreduce) then fire while the backward still runs.
+    GraphError where an op's graph was freed by an earlier backward."""
     from ..tensor import Tensor
     order, seen, stack = [], set(), [(r, False) for r in reversed(roots)]
     while stack:
@@ -266,9 +270,14 @@ def _topological_order(roots):
             continue
         seen.add(id(t))
         stack.append((t, True))
-        if t._ctx is not None:
-            stack.extend((a, False) for a in reversed(t._ctx.inputs)
-                         if isinstance(a, Tensor) and a.requires_grad and id(a) not in seen)
+        fn = t._ctx
+        if fn is not None:
+            if fn.freed:
+                raise GraphError(f"backward: the graph through {fn.op_name()} was freed by an "
+                                 "earlier backward; pass retain_graph=True to the first one to go "
+                                 "through it twice")
+            stack.extend([(a, False) for a in reversed(fn.inputs)
+                          if isinstance(a, Tensor) and a.requires_grad and id(a) not in seen])
     return order
 
 
@@ -318,11 +327,6 @@ def _walk(roots, seeds, retain_graph, create_graph, targets=None):
 def _walk_graph(roots, seeds, retain_graph, create_graph, targets):
     from ..tensor import Tensor
     order = _topological_order(roots)
-    for t in order:
-        if t._ctx is not None and t._ctx.freed:
-            raise GraphError(f"backward: the graph through {t._ctx.op_name()} was freed by an "
-                             "earlier backward; pass retain_graph=True to the first one to go "
-                             "through it twice")
     if targets is not None:  # only the part of the graph that leads to a target
         target_ids = {id(t) for t in targets}
         wanted = set(target_ids)

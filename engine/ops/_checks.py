@@ -84,6 +84,7 @@ def require_float(op, dtype):
 # cannot handle. Read on every call, so they may be changed at run time.
 MAX_SIZE = 2**31 - 1        # a kernel size, stride, padding, dilation, padded or output extent
 MAX_ELEMENTS = 2**31        # the elements of an op's result (8 GiB of float32)
+MAX_BYTES = 8 * 2**30       # the memory of a result and its helper arrays together
 MAX_WINDOW_STEPS = 2**40    # pooling: window positions visited per (n, c) plane
 
 

@@ -203,6 +203,13 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     require_nonempty(op, x, "(N, C, *spatial)")
     out, factors = _output_extents(op, x, size, scale_factor, recompute_scale_factor)
     require_output(op, x.shape[:2] + out, input_size=x.numel())
+    # the result and the dense float64 (out, in) matrix of every axis must fit together
+    needed = (x.dtype.itemsize * math.prod(x.shape[:2] + out)
+              + 8 * sum(n * m for n, m in zip(x.shape[2:], out)))
+    if needed > _checks.MAX_BYTES:
+        raise ShapeError(f"{op}: resizing {tuple(x.shape)} to {tuple(out)} needs {needed} bytes "
+                         f"for the result and its resampling matrices; expected at most "
+                         f"{_checks.MAX_BYTES}")
     return _resize(x, _matrices(op, x.shape[2:], out, mode, bool(align_corners), factors,
                                 bool(antialias)))
 

@@ -4,7 +4,6 @@ script written to tmp_path; every rank saves its results as JSON to OUT.<rank>."
 import importlib.util
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -16,17 +15,13 @@ import numpy as np
 import pytest
 
 import engine as eg
+from benchmarks.distributed import find_mpiexec
 from engine import nn
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _find_mpiexec():
-    beside = Path(sys.executable).parent / "mpiexec"
-    return str(beside) if beside.exists() else shutil.which("mpiexec")
-
-
-MPIEXEC = _find_mpiexec()
+MPIEXEC = find_mpiexec()
 needs_mpi = pytest.mark.skipif(
     importlib.util.find_spec("mpi4py") is None or MPIEXEC is None,
     reason='needs mpi4py and mpiexec: pip install -e ".[dist]"')

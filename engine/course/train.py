@@ -656,15 +656,15 @@ class _Ranks:
         return tuple(a[low:high] for a in batch), (high - low) * self.size / n
 
     def agree(self, value, stop):
-        """(the global batch's loss from this rank's scaled `value`, whether to stop now): one
-        all-reduce, so every rank reports and decides the same."""
+        """The global batch's loss from this rank's scaled `value`; with several ranks, the same
+        all-reduce also settles `stopping` (whether any rank was asked to stop)."""
         if self.size == 1:
-            return value, stop.requested
+            return value
         both = self.distributed.all_reduce(Tensor(np.array([value / self.size,
                                                             float(stop.requested)])))
         value, flag = both.numpy().tolist()
         self.stopping = flag > 0
-        return value, self.stopping
+        return value
 
     def should_stop(self, stop):
         return stop.requested if self.size == 1 else self.stopping
@@ -814,7 +814,7 @@ def _epochs(run, args, start, history, steps, checkpoint, tqdm, progress=None, e
                         run.optimizer.zero_grad()
                         loss.backward()
                         run.optimizer.step()
-                    value, _ = ranks.agree(loss.item(), stop)
+                    value = ranks.agree(loss.item(), stop)
                     run.samples += 1 if batch is None else len(batch[0])
                     if not math.isfinite(value):
                         saved = (f"{progress.saved[0]} holds {progress.saved[1]}" if progress.saved

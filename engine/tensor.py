@@ -416,6 +416,7 @@ class Tensor:
         return _ops.permute(self, *reversed(range(self.ndim)))
 
 
+autograd.Tensor = Tensor  # the graph's walks tell tensors from arrays by it
 from . import ops as _ops  # noqa: E402  (the ops need Tensor defined first)
 from . import creation as _creation  # noqa: E402
 

@@ -22,14 +22,16 @@ def primitives(xp):
     def assign(dst, src):
         xp.copyto(dst, src, casting="same_kind")
 
+    # the methods rather than xp's functions, and no broadcast to the same shape: a walk through
+    # a small graph calls these on every node, and numpy's functions cost several times more
     def broadcast_to(x, shape):
-        return xp.broadcast_to(x, shape)
+        return x if x.shape == tuple(shape) else xp.broadcast_to(x, shape)
 
     def reshape(x, shape):
-        return xp.reshape(x, shape)
+        return x.reshape(shape)
 
     def transpose(x, axes):
-        return xp.transpose(x, axes)
+        return x.transpose(axes)
 
     def concatenate(xs, axis):
         return xp.concatenate(xs, axis=axis)

@@ -9,6 +9,8 @@ import numpy as np
 from .. import backend, profiler
 from ..errors import DTypeError, GraphError, ShapeError
 
+Tensor = None  # engine.tensor.Tensor, bound by that module as it loads (it imports this one first)
+
 
 class _GradMode(threading.local):
     """Grad mode is per thread, as in PyTorch: a no_grad block in one thread leaves the others
@@ -121,7 +123,9 @@ class Function:
     backward_cost = 1  # the backward's FLOPs as a multiple of the forward's (2 for GEMM-like ops)
     flops = None  # set by forward where an output element costs more than one operation
     variant = None  # the variant that ran, for ops with several implementations
-    saved_versions = ()  # (which tensor, its version counter, the version when saved)
+    saved_versions = ()  # (input index or None for the output, its version counter, the version
+    #                      when saved, its shape): what backward checks before it runs
+    output_device = None  # a transfer between devices (ToDevice) sets the device it moves to
 
     def __init__(self, kernels_table, needs_input_grad):
         self.kernels = kernels_table
@@ -157,29 +161,36 @@ class Function:
 
     @classmethod
     def apply(cls, *args, **kwargs):
-        from ..tensor import Tensor
-        tensors = [a for a in args if isinstance(a, Tensor)]
-        if not tensors:
+        # the hot path of every op: one pass over the arguments, nothing formatted unless it fails
+        device, needs, arrays = None, [], []
+        for a in args:
+            if isinstance(a, Tensor):
+                if device is None:
+                    device = a.device
+                elif a.device != device:
+                    backend.common_device(cls.op_name(), [t for t in args if isinstance(t, Tensor)])
+                needs.append(a.requires_grad)
+                arrays.append(a._data)
+            else:
+                needs.append(False)
+                arrays.append(a)
+        if device is None:
             raise DTypeError(f"{cls.op_name()}: expected a Tensor argument, got "
                              f"{', '.join(type(a).__name__ for a in args) or 'none'}; "
                              "make one with eg.tensor(...)")
-        device = tensors[0].device
-        if any(t.device != device for t in tensors[1:]):
-            backend.common_device(cls.op_name(), tensors)  # raises, naming the devices
-        needs = tuple([isinstance(a, Tensor) and a.requires_grad for a in args])
         record = _grad_state.enabled and True in needs
-        fn = cls(backend.table(device), needs)
+        fn = cls(backend.table(device), tuple(needs))
         watched = profiler.recording()
         if watched:
             began = profiler.start(device)
-        out = fn.forward(*[a._data if isinstance(a, Tensor) else a for a in args], **kwargs)
+        out = fn.forward(*arrays, **kwargs)
         if watched:
             if fn.flops is None:
                 fn.flops = float(np.prod(out.shape))
             profiler.finish(began, fn.op_name(), "forward", fn.flops, fn.variant, device,
-                            tensors, (out,))
+                            [a for a in args if isinstance(a, Tensor)], (out,))
         # Only a transfer between devices (ToDevice) sets output_device.
-        y = Tensor._from_array(out, getattr(fn, "output_device", device), requires_grad=record)
+        y = Tensor._from_array(out, fn.output_device or device, requires_grad=record)
         if record:
             fn.inputs = args
             y._ctx = fn
@@ -194,7 +205,6 @@ class Function:
         device's differentiable ops, and each saved array is the Tensor it came from (an input
         or the output), or a constant."""
         from ..ops.table import OpTable
-        from ..tensor import Tensor
         saved, kernels = self.saved, self.kernels
         sources = {id(a.data): a for a in self.inputs if isinstance(a, Tensor)}
         sources[id(output.data)] = output
@@ -208,19 +218,13 @@ class Function:
             self.saved, self.kernels = saved, kernels
 
     def input_gradients(self, gy):
-        """backward(gy), checked: one gradient per input, each of a shape that sums to it."""
+        """backward(gy), checked: one gradient per input (the walk checks their shapes)."""
         grads = self.backward(gy)
         if not isinstance(grads, (tuple, list)):
             grads = (grads,)
         if len(grads) != len(self.inputs):
             raise GraphError(f"{self.op_name()}: backward returned {len(grads)} gradients for "
                              f"{len(self.inputs)} inputs; return one (or None) per input of forward")
-        for i, (a, g) in enumerate(zip(self.inputs, grads)):
-            shape = getattr(a, "shape", None)
-            if (g is not None and shape is not None and g.shape != shape
-                    and not _sums_to(tuple(g.shape), shape)):
-                raise ShapeError(f"{self.op_name()}: backward returned a gradient of shape "
-                                 f"{tuple(g.shape)} for input {i} of shape {shape}")
         return grads
 
 
@@ -229,22 +233,24 @@ def _is_array(value):
 
 
 def _versions_of_saved(saved, args, out, y):
-    """(which tensor, its version counter, the version now) for each input or output whose array
-    forward saved for backward."""
+    """(input index or None for the output, its version counter, the version now, its shape)
+    for each input or output whose array forward saved for backward."""
     ids = {id(s) for s in saved}
-    noted = [(f"input {i} (shape {a.shape})", a._version, a._version.value)
-             for i, a in enumerate(args) if hasattr(a, "_version") and id(a.data) in ids]
+    noted = [(i, a._version, a._version.value, a.shape)
+             for i, a in enumerate(args) if isinstance(a, Tensor) and id(a._data) in ids]
     if id(out) in ids:
-        noted.append((f"its output (shape {y.shape})", y._version, y._version.value))
+        noted.append((None, y._version, y._version.value, y.shape))
     return noted
 
 
 def _check_unchanged(fn):
-    for which, version, value in fn.saved_versions:
+    for i, version, value, shape in fn.saved_versions:
         if version.value != value:
-            raise GraphError(f"backward: {which} of {fn.op_name()} was written in place after "
-                             f"{fn.op_name()} saved it for backward (version {version.value}, "
-                             f"saved at {value}); write to a copy, or run backward first")
+            which = f"input {i}" if i is not None else "its output"
+            raise GraphError(f"backward: {which} (shape {shape}) of {fn.op_name()} was written in "
+                             f"place after {fn.op_name()} saved it for backward (version "
+                             f"{version.value}, saved at {value}); write to a copy, or run "
+                             "backward first")
 
 
 def _sums_to(grad_shape, shape):
@@ -253,38 +259,48 @@ def _sums_to(grad_shape, shape):
     return lead >= 0 and all(n == m or n == 1 for n, m in zip(shape, grad_shape[lead:]))
 
 
-def _topological_order(roots):
-    """Tensors of the graph below roots, each after every tensor it was computed from. An op's
-    inputs are visited in reverse, so that, walked backwards, the order reaches the leaves of the
-    last layers (their weights) right after their ops, not after the whole graph: gradient hooks
-    (DistributedDataParallel's allreduce) then fire while the backward still runs.
-    GraphError where an op's graph was freed by an earlier backward."""
-    from ..tensor import Tensor
-    order, seen, stack = [], set(), [(r, False) for r in reversed(roots)]
+def _dependencies(roots):
+    """How many uses by ops below roots each tensor that requires grad has: its gradient is
+    complete once that many ops have sent theirs. GraphError where an op's graph was freed by
+    an earlier backward."""
+    deps, stack, root_ids = {}, list(roots), {id(r) for r in roots}
     while stack:
-        t, expanded = stack.pop()
-        if expanded:
-            order.append(t)
+        fn = stack.pop()._ctx
+        if fn is None:
             continue
-        if id(t) in seen:
-            continue
-        seen.add(id(t))
-        stack.append((t, True))
-        fn = t._ctx
-        if fn is not None:
-            if fn.freed:
-                raise GraphError(f"backward: the graph through {fn.op_name()} was freed by an "
-                                 "earlier backward; pass retain_graph=True to the first one to go "
-                                 "through it twice")
-            stack.extend([(a, False) for a in reversed(fn.inputs)
-                          if isinstance(a, Tensor) and a.requires_grad and id(a) not in seen])
-    return order
+        if fn.freed:
+            raise GraphError(f"backward: the graph through {fn.op_name()} was freed by an "
+                             "earlier backward; pass retain_graph=True to the first one to go "
+                             "through it twice")
+        for a in fn.inputs:
+            if isinstance(a, Tensor) and a.requires_grad:
+                n = deps.get(id(a), 0)
+                deps[id(a)] = n + 1
+                if n == 0 and id(a) not in root_ids:
+                    stack.append(a)
+    return deps
+
+
+def _in_dependency_order(roots, deps):
+    """The tensors below roots, each once every op that used it has come (a topological order).
+    Each op's last input comes first, so that the leaves of the last layers (their weights) come
+    right after their ops, not after the whole graph: gradient hooks (DistributedDataParallel's
+    allreduce) then fire while the backward still runs. `deps` is used up."""
+    ready = list({id(r): r for r in reversed(roots) if id(r) not in deps}.values())
+    while ready:
+        t = ready.pop()
+        inputs = t._ctx.inputs if t._ctx is not None else ()  # before the walk frees them
+        yield t
+        for a in inputs:
+            if isinstance(a, Tensor) and a.requires_grad:
+                deps[id(a)] -= 1
+                if not deps[id(a)]:
+                    ready.append(a)
 
 
 def _seed(root, grad, create_graph):
     """The gradient that starts the walk at root: ones for a one-element root, else `grad`; an
     array, or a Tensor when the walk records its own graph."""
-    from ..tensor import Tensor
     k = backend.table(root.device)
     if grad is None:
         if root.numel() != 1:
@@ -325,12 +341,12 @@ def _walk(roots, seeds, retain_graph, create_graph, targets=None):
 
 
 def _walk_graph(roots, seeds, retain_graph, create_graph, targets):
-    from ..tensor import Tensor
-    order = _topological_order(roots)
+    deps = _dependencies(roots)
+    wanted = None
     if targets is not None:  # only the part of the graph that leads to a target
         target_ids = {id(t) for t in targets}
         wanted = set(target_ids)
-        for t in order:
+        for t in reversed(list(_in_dependency_order(roots, dict(deps)))):
             if id(t) not in wanted and t._ctx is not None and any(
                     id(a) in wanted for a in t._ctx.inputs if isinstance(a, Tensor)):
                 wanted.add(id(t))
@@ -338,9 +354,9 @@ def _walk_graph(roots, seeds, retain_graph, create_graph, targets):
     for root, seed in zip(roots, seeds):
         grads[id(root)] = seed if id(root) not in grads else _add(root, grads[id(root)], seed)
     watched = profiler.recording()
-    for t in reversed(order):
+    for t in _in_dependency_order(roots, deps):
         g = grads.pop(id(t), None)
-        if g is None or (targets is not None and id(t) not in wanted):
+        if g is None or (wanted is not None and id(t) not in wanted):
             continue
         if targets is not None and id(t) in target_ids:
             found[id(t)] = g
@@ -352,7 +368,8 @@ def _walk_graph(roots, seeds, retain_graph, create_graph, targets):
             continue
         if watched:
             began = profiler.start(t.device)
-        _check_unchanged(fn)
+        if fn.saved_versions:
+            _check_unchanged(fn)
         input_grads = fn.graph_gradients(t, g) if create_graph else fn.input_gradients(g)
         if watched:
             profiler.finish(began, fn.op_name(), "backward", (fn.flops or 0) * fn.backward_cost,
@@ -361,10 +378,13 @@ def _walk_graph(roots, seeds, retain_graph, create_graph, targets):
         inputs = fn.inputs
         if not retain_graph:
             fn.free()
-        for a, ga in zip(inputs, input_grads):
+        for i, (a, ga) in enumerate(zip(inputs, input_grads)):
             if ga is None or not (isinstance(a, Tensor) and a.requires_grad):
                 continue
             if ga.shape != a.shape:
+                if not _sums_to(tuple(ga.shape), a.shape):
+                    raise ShapeError(f"{fn.op_name()}: backward returned a gradient of shape "
+                                     f"{tuple(ga.shape)} for input {i} of shape {a.shape}")
                 ga = _kernels(a.device, create_graph).sum_to_shape(ga, a.shape)
             previous = grads.get(id(a))
             grads[id(a)] = ga if previous is None else _add(a, previous, ga)
@@ -380,7 +400,6 @@ def _kernels(device, create_graph):
 
 
 def _add(t, a, b):
-    from ..tensor import Tensor
     if isinstance(a, Tensor):
         with enable_grad():
             return a + b
@@ -414,7 +433,6 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     of inputs, as a tuple of Tensors, as torch.autograd.grad; no .grad is changed. With
     create_graph the gradients can be differentiated again (to any order). An input the
     outputs do not depend on gives None with allow_unused=True, else GraphError."""
-    from ..tensor import Tensor
     outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
     single = isinstance(inputs, Tensor)
     inputs = [inputs] if single else list(inputs)
@@ -457,7 +475,6 @@ def _accumulate(leaf, g, stored, create_graph=False):
     """Add g to leaf.grad. A gradient array is kept without a copy unless it is a read-only view
     or its memory already went to another leaf (x + y hands both the same array), so that no
     two .grad tensors share memory. Recording the backward, .grad is the graph's Tensor."""
-    from ..tensor import Tensor
     if create_graph:
         with enable_grad():
             g = g.astype(leaf.dtype)

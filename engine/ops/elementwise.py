@@ -80,6 +80,13 @@ def cast(x, dtype):
     return x.astype(dtype) if isinstance(x, Tensor) and x.dtype != dtype else x
 
 
+def _same_float_tensors(a, b):
+    """Whether a and b are Tensors of one floating dtype: the common case, which needs no
+    promotion (checked first, before the general rules)."""
+    return (isinstance(a, Tensor) and isinstance(b, Tensor) and a._data.dtype == b._data.dtype
+            and a._data.dtype.kind == "f")
+
+
 def promote(op, *xs, to_float=False):
     """The operands (Tensors, numpy arrays and scalars, numbers) cast to their result dtype
     (float32 for an integer one when to_float), with that dtype."""
@@ -125,7 +132,8 @@ class _Binary(Function):
     saves_inputs = True  # whether backward needs a and b
 
     def forward(self, a, b):
-        broadcast_shapes(self.op_name(), shape_of(a), shape_of(b))
+        if shape_of(a) != shape_of(b):
+            broadcast_shapes(self.op_name(), shape_of(a), shape_of(b))
         if self.saves_inputs:
             self.save(a, b)
         return self.compute(a, b)
@@ -516,6 +524,8 @@ STEPPED = {op: type(op.capitalize(), (_Stepped,), {"op": op, "name": op})
 
 def _binary_function(name, apply, to_float=False):
     def function(input, other):
+        if _same_float_tensors(input, other):
+            return apply(input, other)
         xs = operands(input, other)
         if xs is None:
             return NotImplemented
@@ -534,6 +544,8 @@ def _scaled(b, alpha):
 
 def add(input, other, *, alpha=1):
     """input + alpha * other, with torch's type promotion."""
+    if alpha == 1 and _same_float_tensors(input, other):
+        return Add.apply(input, other)
     xs = operands(input, other)
     if xs is None:
         return NotImplemented

@@ -1,28 +1,28 @@
-"""Reductions over axes (axis: None or a sorted tuple of ints, already normalized)."""
-import numpy as np
+"""Reductions over axes (axis: None or a sorted tuple of ints, already normalized); the array's
+methods, which cost less per call than numpy's functions."""
 
 __all__ = ["sum", "max", "min", "prod", "argmax", "argmin"]
 
 
 def sum(x, axis, keepdims):
-    return np.sum(x, axis=axis, keepdims=keepdims)
+    return x.sum(axis=axis, keepdims=keepdims)
 
 
 def max(x, axis, keepdims):
-    return np.max(x, axis=axis, keepdims=keepdims)
+    return x.max(axis=axis, keepdims=keepdims)
 
 
 def min(x, axis, keepdims):
-    return np.min(x, axis=axis, keepdims=keepdims)
+    return x.min(axis=axis, keepdims=keepdims)
 
 
 def prod(x, axis, keepdims):
-    return np.prod(x, axis=axis, keepdims=keepdims)
+    return x.prod(axis=axis, keepdims=keepdims)
 
 
 def argmax(x, axis):
-    return np.argmax(x, axis=axis)
+    return x.argmax(axis=axis)
 
 
 def argmin(x, axis):
-    return np.argmin(x, axis=axis)
+    return x.argmin(axis=axis)

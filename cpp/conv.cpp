@@ -109,7 +109,10 @@ void backward_input(const T* gy, const T* w, T* gx, const Conv& p) {
 }
 
 // Tasks as the forward's; each thread sums its tasks' products into its own copy of the
-// gradient, and the copies are added at the end.
+// gradient, and the copies are added at the end. The copies hold the gradient transposed,
+// (kg x og) per group, so that the product reads the column block as it lies (columns @ gy^T):
+// with gy @ columns^T, BLAS packs the transposed column block, measured 1.7x slower on the
+// U-Net's layers (m = og = 16-32 outputs).
 template <typename T>
 void backward_weight(const T* x, const T* gy, T* gw, const Conv& p) {
     const Geometry& g = p.g;
@@ -125,13 +128,19 @@ void backward_weight(const T* x, const T* gy, T* gw, const Conv& p) {
         columns(x + n * g.c * g.plane, cols, g, l0, l1);
         const T* gyn = gy + n * p.cout * g.out + l0 * g.o[2];
         for (int64_t i = 0; i < p.groups; ++i)
-            gemm<T>(false, true, p.og, p.kg, width, T(1), gyn + i * p.og * g.out, g.out,
-                    cols + i * p.kg * width, width, T(1), sum.data() + i * p.og * p.kg, p.kg);
+            gemm<T>(false, true, p.kg, p.og, width, T(1), cols + i * p.kg * width, width,
+                    gyn + i * p.og * g.out, g.out, T(1), sum.data() + i * p.og * p.kg, p.og);
     });
     std::fill(gw, gw + size, T(0));
-    for (const auto& sum : sums)
-        if (!sum.empty())
-            for (int64_t i = 0; i < size; ++i) gw[i] += sum[i];
+    for (const auto& sum : sums) {
+        if (sum.empty()) continue;
+        for (int64_t i = 0; i < p.groups; ++i) {
+            const T* st = sum.data() + i * p.og * p.kg;  // (kg x og)
+            T* gwi = gw + i * p.og * p.kg;                // (og x kg)
+            for (int64_t r = 0; r < p.kg; ++r)
+                for (int64_t o = 0; o < p.og; ++o) gwi[o * p.kg + r] += st[r * p.og + o];
+        }
+    }
 }
 
 // --- bindings: every check before the GIL is released --------------------------------------

@@ -38,7 +38,8 @@ setup(
     ext_modules=[Pybind11Extension("kernels.cpu._cpp",
                                    ["cpp/module.cpp", "cpp/im2col.cpp", "cpp/winograd.cpp", "cpp/optim.cpp",
                                     "cpp/pool.cpp", "cpp/conv.cpp",
-                                    "cpp/matmul.cpp", "cpp/pointwise.cpp", "cpp/softmax.cpp"],
+                                    "cpp/matmul.cpp", "cpp/pointwise.cpp", "cpp/softmax.cpp",
+                                    "cpp/reduce.cpp"],
                                    depends=["cpp/common.hpp", "cpp/volume.hpp", "cpp/blas.hpp",
                                             "cpp/vecmath.hpp"], cxx_std=17,
                                    # the kernels never read floating-point exception flags: without

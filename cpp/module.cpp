@@ -1,5 +1,5 @@
 // The extension module kernels.cpu._cpp: im2col/col2im, the fused convolution, Winograd
-// transforms, pooling, matrix products, one-pass activations and batch norm, fused
+// transforms, pooling, matrix products, one-pass activations, sums and batch norm, fused
 // optimizers; the threads they use and the BLAS they call.
 #include "blas.hpp"
 
@@ -11,6 +11,7 @@ void bind_conv(py::module_& m);
 void bind_matmul(py::module_& m);
 void bind_pointwise(py::module_& m);
 void bind_softmax(py::module_& m);
+void bind_reduce(py::module_& m);
 
 PYBIND11_MODULE(_cpp, m) {
     m.doc() = "CPU convolution helpers for NCHW float32/float64 arrays";
@@ -24,6 +25,7 @@ PYBIND11_MODULE(_cpp, m) {
     bind_matmul(m);
     bind_pointwise(m);
     bind_softmax(m);
+    bind_reduce(m);
     m.def("set_num_threads", [](int64_t n) {
         if (n < 0) engine_cpp::shape_error("set_num_threads: n must be >= 0 (0: OpenMP's default)");
         engine_cpp::thread_setting() = static_cast<int>(std::min<int64_t>(n, 1 << 16));

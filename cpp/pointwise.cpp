@@ -1,10 +1,13 @@
 // Memory-bound kernels in one pass each, on the extension's threads: ReLU, leaky ReLU, sigmoid
-// (with a vectorized exponential) and the backward passes of ReLU, leaky ReLU, sigmoid and tanh (one read of each operand, one write), and batch norm's
+// (with a vectorized exponential) and the backward passes of ReLU, leaky ReLU, sigmoid and tanh
+// (one read of each operand, one write), a gradient's accumulation (dst += src), and batch norm's
 // training forward and backward over (N, C, S) views, one channel per task, with the
 // statistics summed in double. The "fused" variants of the composites they replace
 // (kernels/composite.py), which the tests cross-check them against.
+#include <algorithm>
 #include <cmath>
 #include <type_traits>
+#include <vector>
 
 #include "common.hpp"
 #include "vecmath.hpp"
@@ -90,6 +93,47 @@ py::array unary(const char* op, const py::object& x_arg, Span span) {
     return y;
 }
 
+// dst += src where dst is C-contiguous and src has dst's shape with any strides (a broadcast
+// view, stride 0, included): rows of dst's last axis in blocks, src's offset carried along by
+// an odometer over the other axes. Strides are in elements.
+template <typename T>
+void accumulate_strided(T* dst, const T* src, const std::vector<int64_t>& shape,
+                        const std::vector<int64_t>& strides) {
+    const int64_t dims = static_cast<int64_t>(shape.size());
+    const int64_t inner = dims ? shape[dims - 1] : 1, step = dims ? strides[dims - 1] : 0;
+    int64_t rows = 1;
+    for (int64_t i = 0; i + 1 < dims; ++i) rows *= shape[i];
+    const int64_t per_task = std::max<int64_t>(1, kBlock / std::max<int64_t>(inner, 1));
+    parallel_for(ceil_div(rows, per_task), per_task * inner, [&](int64_t task) {
+        const int64_t r0 = task * per_task, r1 = std::min(rows, r0 + per_task);
+        std::vector<int64_t> index(std::max<int64_t>(dims - 1, 0));
+        int64_t offset = 0;
+        for (int64_t i = dims - 2, r = r0; i >= 0; --i) {
+            index[i] = r % shape[i];
+            r /= shape[i];
+            offset += index[i] * strides[i];
+        }
+        for (int64_t r = r0; r < r1; ++r) {
+            T* out = dst + r * inner;
+            const T* in = src + offset;
+            if (step == 1) {
+                for (int64_t j = 0; j < inner; ++j) out[j] += in[j];
+            } else if (step == 0) {
+                const T v = in[0];
+                for (int64_t j = 0; j < inner; ++j) out[j] += v;
+            } else {
+                for (int64_t j = 0; j < inner; ++j) out[j] += in[j * step];
+            }
+            for (int64_t i = dims - 2; i >= 0; --i) {  // the next row's offset
+                offset += strides[i];
+                if (++index[i] < shape[i]) break;
+                offset -= index[i] * strides[i];
+                index[i] = 0;
+            }
+        }
+    });
+}
+
 // --- batch norm over (N, C, S) ---------------------------------------------------------------
 struct Channels {
     int64_t n, c, s;
@@ -158,6 +202,48 @@ void bind_pointwise(py::module_& m) {
                       [](auto yv, auto g) { return g * (1 - yv * yv); });
     }, py::arg("y"), py::arg("grad_output"), "grad_output * (1 - y^2), y = tanh(x).");
 
+    m.def("accumulate", [](O dst_arg, O src_arg) {
+        const char* op = "accumulate";
+        py::array dst = as_array(op, "dst", dst_arg);
+        const py::array src = as_array(op, "src", src_arg);
+        check_array(op, "dst", dst, dst.ndim());
+        if (!dst.writeable()) shape_error(std::string(op) + ": dst is read-only");
+        if (!src.dtype().equal(dst.dtype()) || !src.dtype().attr("isnative").cast<bool>())
+            dtype_error(std::string(op) + ": src has dtype " + dtype_str(src.dtype()) +
+                        " but dst has " + dtype_str(dst.dtype()) + " (native byte order)");
+        if (src.ndim() != dst.ndim())
+            shape_error(std::string(op) + ": src has shape " + shape_str(src) + " but dst has " +
+                        shape_str(dst));
+        const int64_t item = dst.itemsize();
+        std::vector<int64_t> shape, strides;
+        for (py::ssize_t i = 0; i < dst.ndim(); ++i) {
+            if (src.shape(i) != dst.shape(i))
+                shape_error(std::string(op) + ": src has shape " + shape_str(src) +
+                            " but dst has " + shape_str(dst));
+            if (src.strides(i) % item != 0)
+                shape_error(std::string(op) + ": src's strides are not whole elements");
+            shape.push_back(dst.shape(i));
+            strides.push_back(src.strides(i) / item);
+        }
+        if (reinterpret_cast<uintptr_t>(src.data()) % item != 0)
+            shape_error(std::string(op) + ": src is not aligned to its elements");
+        if (dst.size() > 0 && src.size() > 0 && std::find(shape.begin(), shape.end(), 0) == shape.end()) {
+            // the span of memory src reads, for its overlap with dst
+            const char* lo = static_cast<const char*>(src.data());
+            const char* hi = lo + item;
+            for (size_t i = 0; i < shape.size(); ++i)
+                (strides[i] < 0 ? lo : hi) += (shape[i] - 1) * strides[i] * item;
+            const char* d0 = static_cast<const char*>(dst.data());
+            if (lo < d0 + dst.nbytes() && d0 < hi)
+                shape_error(std::string(op) + ": src shares memory with dst");
+        }
+        dispatch_float(dst, [&](auto zero) {
+            using T = decltype(zero);
+            accumulate_strided(static_cast<T*>(dst.mutable_data()),
+                               static_cast<const T*>(src.data()), shape, strides);
+        });
+    }, py::arg("dst"), py::arg("src"),
+       "dst += src, dst C-contiguous float32/float64, src of its shape and dtype, any strides.");
     m.def("batch_norm_forward", [](O x_arg, O weight, O bias, double eps) {
         const char* op = "batch_norm_forward";
         const py::array x = as_array(op, "x", x_arg);

@@ -310,3 +310,67 @@ def test_matmul_refuses_an_out_that_shares_memory_and_writes_a_strided_one():
     _cpp.matmul(a, np.ones((1, 3, 3)), out[:, 1])
     np.testing.assert_array_equal(out[0, 1], a[0] @ np.ones((3, 3)))
     assert not out[0, 0].any()
+
+
+def _strided_like(data, shape, dtype):
+    """An array of `shape` with strides of every kind: a broadcast (stride 0), a reversed or
+    stepped axis, a transposed layout, or plain C order."""
+    kind = data.draw(st.sampled_from(["c", "broadcast", "reversed", "stepped", "transposed"]))
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    if kind == "broadcast":
+        axis = data.draw(st.integers(0, len(shape) - 1))
+        return np.broadcast_to(rng.standard_normal(shape[:axis] + (1,) + shape[axis + 1:]).astype(dtype),
+                               shape)
+    if kind == "reversed":
+        return rng.standard_normal(shape).astype(dtype)[..., ::-1]
+    if kind == "stepped":
+        return rng.standard_normal(shape[:-1] + (2 * shape[-1],)).astype(dtype)[..., ::2]
+    if kind == "transposed":
+        return rng.standard_normal(shape[::-1]).astype(dtype).T
+    return rng.standard_normal(shape).astype(dtype)
+
+
+@given(data=st.data(), dtype=st.sampled_from([np.float32, np.float64]),
+       shape=hnp.array_shapes(min_dims=1, max_dims=4, min_side=1, max_side=40))
+def test_accumulate_adds_a_source_of_any_strides(data, dtype, shape):
+    dst = np.random.default_rng(0).standard_normal(shape).astype(dtype)
+    src = _strided_like(data, shape, dtype)
+    expected = dst + src
+    _cpp.accumulate(dst, src)
+    np.testing.assert_array_equal(dst, expected)  # one addition per element: exact
+
+
+@given(rows=st.integers(1, 9), cols=st.integers(1, 70000), dtype=st.sampled_from([np.float32, np.float64]))
+def test_sum_rows_matches_a_double_sum(rows, cols, dtype):
+    x = np.random.default_rng(cols).standard_normal((rows, cols)).astype(dtype)
+    np.testing.assert_allclose(_cpp.sum_rows(x), x.astype(np.float64).sum(axis=1), rtol=1e-6,
+                               atol=1e-6 * np.sqrt(cols))
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda: _cpp.accumulate(np.zeros(3), np.zeros(3, np.float32)), TypeError, "src has dtype float32"),
+    (lambda: _cpp.accumulate(np.zeros(3, np.int64), np.zeros(3, np.int64)), TypeError, "float32 or float64"),
+    (lambda: _cpp.accumulate(np.zeros(3), np.zeros(4)), ValueError, r"src has shape \(4,\)"),
+    (lambda: _cpp.accumulate(np.zeros(3), np.zeros((1, 3))), ValueError, r"src has shape \(1, 3\)"),
+    (lambda: _cpp.accumulate(np.zeros(6)[::2], np.zeros(3)), ValueError, "C-contiguous"),
+    (lambda: _cpp.accumulate(np.broadcast_to(np.zeros(1), (3,)), np.zeros(3)), ValueError, "C-contiguous"),
+    (lambda: _cpp.accumulate(np.zeros(3), [1.0, 2.0, 3.0]), TypeError, "numpy array"),
+    (lambda: _cpp.accumulate(np.zeros(3), np.zeros(3, ">f8")), TypeError, "native byte order"),
+    (lambda: _cpp.accumulate(np.zeros(3), np.frombuffer(b"\0" * 25, np.float64, 3, 1)), ValueError,
+     "not aligned"),
+    (lambda: _cpp.sum_rows(np.zeros(3)), ValueError, "2 dimensions"),
+    (lambda: _cpp.sum_rows(np.zeros((3, 4), np.int32)), TypeError, "float32 or float64"),
+    (lambda: _cpp.sum_rows(np.zeros((3, 4))[:, ::2]), ValueError, "C-contiguous"),
+])
+def test_accumulate_and_sum_rows_bad_input_raises_a_clear_error(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
+
+
+def test_accumulate_refuses_a_read_only_or_overlapping_destination():
+    dst = np.zeros(8)
+    with pytest.raises(ValueError, match="shares memory"):
+        _cpp.accumulate(dst[:4], dst[2:6])
+    dst.flags.writeable = False
+    with pytest.raises(ValueError, match="read-only"):
+        _cpp.accumulate(dst, np.ones(8))

@@ -282,3 +282,27 @@ def test_values_picked_by_index_are_differentiable_twice(device):
     for f in (lambda x: x.cummax(1).values ** 2, lambda x: x.cummin(0).values ** 2,
               lambda x: x.max(1).values ** 3, lambda x: x.min(dim=0, keepdim=True).values ** 3):
         assert eg.gradgradcheck(f, [x])
+
+
+# --- the CPU's threaded sum and gradient accumulation (big contiguous float arrays) ----------
+@pytest.mark.parametrize("dim, keepdim", [(None, False), (None, True), (-1, False), (-1, True),
+                                          ((1, 2), False), ((1, 2), True), (0, False), (1, True)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sums_of_big_arrays_match_numpy_in_every_layout(dim, keepdim, dtype):
+    x = np.random.default_rng(1).standard_normal((6, 40, 70)).astype(dtype)  # past fused.SMALL
+    for a in (x, x.transpose(2, 1, 0).copy().transpose(2, 1, 0)):  # C order, then F order
+        got = eg.tensor(a).sum(dim=dim, keepdim=keepdim).numpy()
+        expected = a.astype(np.float64).sum(axis=dim, keepdims=keepdim)
+        assert got.shape == expected.shape and got.dtype == dtype
+        single = dtype == np.float32  # float32 sums of cancelling terms: an absolute error
+        np.testing.assert_allclose(got, expected, rtol=1e-5 if single else 1e-12,
+                                   atol=1e-4 if single else 1e-12)
+
+
+def test_big_gradients_accumulate_over_backward_passes_whatever_their_strides():
+    x = eg.tensor(np.random.default_rng(2).standard_normal((64, 128)), requires_grad=True)
+    x.sum(dim=1).sum().backward()             # a broadcast gradient, kept as a copy
+    (x * 3).sum().backward()                  # a contiguous one, added in place
+    x.sum(dim=0).sum().backward()             # broadcast along the other axis
+    x.T.sum(dim=1).sum().backward()           # through a transpose
+    np.testing.assert_array_equal(x.grad.numpy(), np.full((64, 128), 6.0))

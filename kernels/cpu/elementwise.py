@@ -14,7 +14,15 @@ def add(a, b):
 
 
 def accumulate(dst, src):
-    np.add(dst, src, out=dst, casting="same_kind")
+    """dst += src: on the extension's threads where src is a float array of dst's shape and
+    dtype (a broadcast view too), else numpy's one-threaded add, which broadcasts and casts."""
+    if (dst.size >= fused.SMALL and isinstance(src, np.ndarray) and src.dtype == dst.dtype
+            and src.shape == dst.shape and dst.dtype in (np.float32, np.float64)
+            and dst.flags.c_contiguous and src.flags.aligned and src.dtype.isnative
+            and not np.may_share_memory(dst, src)):
+        _cpp.accumulate(dst, src)
+    else:
+        np.add(dst, src, out=dst, casting="same_kind")
 
 
 def sub(a, b):

@@ -115,8 +115,11 @@ def _resize(x, matrices):
             continue
         shape = x.shape
         inner = int(np.prod(shape[axis + 1:], dtype=np.int64))
-        a = Tensor(m, dtype=x.dtype, device=x.device)
-        x = matmul(a, reshape(x, (-1, shape[axis], inner)))  # (out, in) @ (P, in, R)
+        if inner == 1:  # the last axis: one product (P, in) @ (in, out), not P matrix-vector ones
+            x = matmul(reshape(x, (-1, shape[axis])), Tensor(m.T, dtype=x.dtype, device=x.device))
+        else:
+            a = Tensor(m, dtype=x.dtype, device=x.device)
+            x = matmul(a, reshape(x, (-1, shape[axis], inner)))  # (out, in) @ (P, in, R)
         x = reshape(x, shape[:axis] + (m.shape[0],) + shape[axis + 1:])
     return x
 

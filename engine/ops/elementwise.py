@@ -80,11 +80,15 @@ def cast(x, dtype):
     return x.astype(dtype) if isinstance(x, Tensor) and x.dtype != dtype else x
 
 
-def _same_float_tensors(a, b):
-    """Whether a and b are Tensors of one floating dtype: the common case, which needs no
-    promotion (checked first, before the general rules)."""
-    return (isinstance(a, Tensor) and isinstance(b, Tensor) and a._data.dtype == b._data.dtype
-            and a._data.dtype.kind == "f")
+def _already_promoted(a, b):
+    """Whether a and b need no type promotion: Tensors of one floating dtype, or a floating
+    Tensor and a Python int or float (a weak scalar, which takes its dtype). The common cases,
+    checked before the general rules."""
+    if isinstance(a, Tensor):
+        if isinstance(b, Tensor):
+            return a._data.dtype == b._data.dtype and a._data.dtype.kind == "f"
+        return type(b) in (int, float) and a._data.dtype.kind == "f"
+    return type(a) in (int, float) and isinstance(b, Tensor) and b._data.dtype.kind == "f"
 
 
 def promote(op, *xs, to_float=False):
@@ -524,7 +528,7 @@ STEPPED = {op: type(op.capitalize(), (_Stepped,), {"op": op, "name": op})
 
 def _binary_function(name, apply, to_float=False):
     def function(input, other):
-        if _same_float_tensors(input, other):
+        if _already_promoted(input, other):
             return apply(input, other)
         xs = operands(input, other)
         if xs is None:
@@ -544,7 +548,7 @@ def _scaled(b, alpha):
 
 def add(input, other, *, alpha=1):
     """input + alpha * other, with torch's type promotion."""
-    if alpha == 1 and _same_float_tensors(input, other):
+    if alpha == 1 and _already_promoted(input, other):
         return Add.apply(input, other)
     xs = operands(input, other)
     if xs is None:
@@ -555,6 +559,8 @@ def add(input, other, *, alpha=1):
 
 def sub(input, other, *, alpha=1):
     """input - alpha * other, with torch's type promotion (two bools refused, as torch)."""
+    if alpha == 1 and _already_promoted(input, other):
+        return Sub.apply(input, other)
     xs = operands(input, other)
     if xs is None:
         return NotImplemented
@@ -571,6 +577,8 @@ def div(input, other, *, rounding_mode=None):
     if rounding_mode not in (None, "trunc", "floor"):
         raise ArgumentError(f"div: rounding_mode must be None, 'trunc' or 'floor', got "
                             f"{rounding_mode!r}")
+    if rounding_mode is None and _already_promoted(input, other):
+        return Div.apply(input, other)
     xs = operands(input, other)
     if xs is None:
         return NotImplemented

@@ -93,7 +93,8 @@ def _check_weight(op, input, weight):
 
 
 def _check_class_target(op, input, target, weight, ignore_index):
-    """The checks of class-index targets: input (N, C, ...) or (C,), target (N, ...) or ()."""
+    """The checks of class-index targets: input (N, C, ...) or (C,), target (N, ...) or ().
+    Returns whether any target is ignore_index (seen on the host array the checks read)."""
     if target.dtype.kind not in "iu":
         raise DTypeError(f"{op}: target must hold integer class indices, got dtype {target.dtype}")
     batched = input.shape[:1] + input.shape[2:]
@@ -103,10 +104,11 @@ def _check_class_target(op, input, target, weight, ignore_index):
     _check_weight(op, input, weight)
     classes = input.shape[1] if input.ndim > 1 else input.shape[0]
     host = target.numpy()
-    host = host[host != ignore_index]
-    if host.size and (host.min() < 0 or host.max() >= classes):
+    kept = host[host != ignore_index]
+    if kept.size and (kept.min() < 0 or kept.max() >= classes):
         raise ShapeError(f"{op}: target values must lie in [0, {classes}), "
-                         f"got values in [{host.min()}, {host.max()}]")
+                         f"got values in [{kept.min()}, {kept.max()}]")
+    return kept.size != host.size
 
 
 def _class_loss(op, logp, target, weight, ignore_index, reduction, smoothing=0.0):
@@ -160,8 +162,8 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
         raise ArgumentError(f"{op}: label_smoothing must lie in [0, 1], got {label_smoothing}")
     if target.shape == input.shape:  # as torch's: the shape, not the dtype, tells the kind
         return _cross_entropy_probabilities(input, target, weight, reduction, label_smoothing)
-    _check_class_target(op, input, target, weight, ignore_index)
-    plain = weight is None and not label_smoothing and not (target == ignore_index).any().item()
+    ignored = _check_class_target(op, input, target, weight, ignore_index)
+    plain = weight is None and not label_smoothing and not ignored
     if plain and input.ndim > 1:  # the fused kernel
         return _reduce(op, CrossEntropy.apply(input, target), reduction)
     input, target, undo = _unbatched(input, target)

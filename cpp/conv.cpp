@@ -143,6 +143,162 @@ void backward_weight(const T* x, const T* gy, T* gw, const Conv& p) {
     }
 }
 
+// --- shifted: a stride-1 2-D convolution as one product per kernel tap ------------------------
+// With the image zero-padded into rows of the padded width wp, tap (ki, kj) reads, for output
+// position q = oy * wp + ox of a "wide" output (its rows wp long, the last wp - ow columns
+// unused), input element q + ki * wp + kj: for every channel the same contiguous run. So the
+// forward is y_wide += W_t (cout x C) @ X_t (C x oh*wp), X_t the padded image shifted by the
+// tap's offset (row stride: one padded plane), and no column matrix is written at all; the
+// backward passes are the same products transposed, the wide gradient's unused columns zero.
+struct Shifted {
+    int64_t n, c, h, w, cout, kh, kw, ph, pw, oh, ow, wp;
+    int64_t plane;  // one padded channel, with kw elements of slack for the last tap's run
+    int64_t wide;   // oh * wp
+    int64_t offset(int64_t t) const { return t / kw * wp + t % kw; }
+};
+
+Shifted shifted_of(const char* op, const Conv& p) {
+    const Geometry& g = p.g;
+    if (g.size[0] != 1 || g.k[0] != 1 || g.p[0] != 0 || g.s[1] != 1 || g.s[2] != 1 ||
+        g.d[1] != 1 || g.d[2] != 1 || p.groups != 1)
+        shape_error(std::string(op) + ": the shifted convolution takes 2-D images with stride "
+                    "1, dilation 1 and groups 1");
+    const int64_t wp = g.size[2] + 2 * g.p[2], hp = g.size[1] + 2 * g.p[1];
+    const int64_t plane = count_mul(op, "the padded image", hp, wp) + g.k[2];
+    count_mul(op, "the padded batch", count_mul(op, "the padded batch", g.n, g.c), plane);
+    for (int64_t extent : {plane, g.o[1] * wp}) require_blas_extent(op, extent);
+    return {g.n, g.c, g.size[1], g.size[2], p.cout, g.k[1], g.k[2], g.p[1], g.p[2], g.o[1],
+            g.o[2], wp, plane, g.o[1] * wp};
+}
+
+// Image xn (C, H, W) into xp (C, plane), zeros around it.
+template <typename T>
+void pad_image(const T* xn, T* xp, const Shifted& s) {
+    std::fill(xp, xp + s.c * s.plane, T(0));
+    for (int64_t c = 0; c < s.c; ++c)
+        for (int64_t y = 0; y < s.h; ++y)
+            std::copy(xn + (c * s.h + y) * s.w, xn + (c * s.h + y + 1) * s.w,
+                      xp + c * s.plane + (y + s.ph) * s.wp + s.pw);
+}
+
+// Rows [r0, r1) of a gradient gy (rows, oh, ow) as wide rows (oh * wp), unused columns zero.
+template <typename T>
+void widen(const T* gy, T* wide, const Shifted& s, int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r)
+        for (int64_t y = 0; y < s.oh; ++y) {
+            T* row = wide + ((r - r0) * s.oh + y) * s.wp;
+            std::copy(gy + (r * s.oh + y) * s.ow, gy + (r * s.oh + y + 1) * s.ow, row);
+            std::fill(row + s.ow, row + s.wp, T(0));
+        }
+}
+
+// Images split further where there are fewer than threads: forward by output channels,
+// backward by input channels, the weight's gradient by taps.
+int64_t splits(int64_t n, int64_t parts) {
+    return std::max<int64_t>(1, std::min(parts, ceil_div(max_threads(), n)));
+}
+
+// wt: the weights as (taps, cout, C).
+template <typename T>
+void shifted_forward(const T* x, const T* wt, const T* bias, T* y, const Shifted& s) {
+    const int64_t parts = splits(s.n, s.cout), per = ceil_div(s.cout, parts);
+    ThreadBuffers<T> pads, wides;
+    parallel_for(s.n * parts, gemm_cost(per * s.kh * s.kw, s.wide, s.c), [&](int64_t task) {
+        const int64_t n = task / parts, o0 = task % parts * per, o1 = std::min(s.cout, o0 + per);
+        if (o0 >= o1) return;
+        T* xp = pads.get(s.c * s.plane);
+        T* yw = wides.get((o1 - o0) * s.wide);
+        pad_image(x + n * s.c * s.h * s.w, xp, s);
+        for (int64_t t = 0; t < s.kh * s.kw; ++t)
+            gemm<T>(false, false, o1 - o0, s.wide, s.c, T(1), wt + (t * s.cout + o0) * s.c, s.c,
+                    xp + s.offset(t), s.plane, t == 0 ? T(0) : T(1), yw, s.wide);
+        for (int64_t o = o0; o < o1; ++o) {
+            const T b = bias != nullptr ? bias[o] : T(0);
+            for (int64_t oy = 0; oy < s.oh; ++oy) {
+                const T* from = yw + ((o - o0) * s.oh + oy) * s.wp;
+                T* to = y + ((n * s.cout + o) * s.oh + oy) * s.ow;
+                for (int64_t ox = 0; ox < s.ow; ++ox) to[ox] = from[ox] + b;
+            }
+        }
+    });
+}
+
+template <typename T>
+void shifted_backward_input(const T* gy, const T* wt, T* gx, const Shifted& s) {
+    const int64_t parts = splits(s.n, s.c), per = ceil_div(s.c, parts);
+    ThreadBuffers<T> pads, wides;
+    parallel_for(s.n * parts, gemm_cost(per * s.kh * s.kw, s.wide, s.cout), [&](int64_t task) {
+        const int64_t n = task / parts, c0 = task % parts * per, c1 = std::min(s.c, c0 + per);
+        if (c0 >= c1) return;
+        T* gw = wides.get(s.cout * s.wide);
+        T* gp = pads.get((c1 - c0) * s.plane);
+        widen(gy + n * s.cout * s.oh * s.ow, gw, s, 0, s.cout);
+        std::fill(gp, gp + (c1 - c0) * s.plane, T(0));
+        for (int64_t t = 0; t < s.kh * s.kw; ++t)
+            gemm<T>(true, false, c1 - c0, s.wide, s.cout, T(1), wt + t * s.cout * s.c + c0, s.c,
+                    gw, s.wide, T(1), gp + s.offset(t), s.plane);
+        for (int64_t c = c0; c < c1; ++c)
+            for (int64_t y = 0; y < s.h; ++y) {
+                const T* from = gp + (c - c0) * s.plane + (y + s.ph) * s.wp + s.pw;
+                std::copy(from, from + s.w, gx + ((n * s.c + c) * s.h + y) * s.w);
+            }
+    });
+}
+
+// The weight's gradient (cout, C * taps). Tasks are (image, block of output lines): a task
+// copies the padded rows its lines read, then its column block, each row of which is one
+// contiguous run of those rows (no per-line work, as im2col has), and multiplies it with the
+// wide gradient of its lines, columns @ gy^T into its thread's transposed sum (as the fused
+// backward_weight, for the same reason).
+template <typename T>
+void shifted_backward_weight(const T* x, const T* gy, T* gw, const Shifted& s) {
+    const int64_t taps = s.kh * s.kw, kg = s.c * taps, size = kg * s.cout;
+    const int64_t line_bytes = kg * s.wp * int64_t(sizeof(T));
+    int64_t per = std::max<int64_t>(1, kBlockBytes / line_bytes);  // output lines per block
+    per = std::min(per, ceil_div(s.oh, std::min(s.oh, splits(s.n, s.oh))));
+    const int64_t blocks = ceil_div(s.oh, per);
+    std::vector<std::vector<T>> sums(max_threads());
+    ThreadBuffers<T> pads, wides, columns;
+    parallel_for(s.n * blocks, gemm_cost(kg, per * s.wp, s.cout), [&](int64_t task) {
+        const int64_t n = task / blocks, l0 = task % blocks * per, l1 = std::min(s.oh, l0 + per);
+        const int64_t width = (l1 - l0) * s.wp, rows = l1 - l0 + s.kh - 1;  // padded rows read
+        const int64_t plane = rows * s.wp + s.kw;
+        auto& sum = sums[thread_index()];
+        if (sum.empty()) sum.assign(size, T(0));
+        T* xp = pads.get(s.c * plane);
+        T* gyw = wides.get(s.cout * width);
+        T* cols = columns.get(kg * width);
+        std::fill(xp, xp + s.c * plane, T(0));
+        const T* xn = x + n * s.c * s.h * s.w;
+        for (int64_t c = 0; c < s.c; ++c)
+            for (int64_t r = 0; r < rows; ++r) {  // padded row l0 + r is input row l0 + r - ph
+                const int64_t y = l0 + r - s.ph;
+                if (y < 0 || y >= s.h) continue;
+                std::copy(xn + (c * s.h + y) * s.w, xn + (c * s.h + y + 1) * s.w,
+                          xp + c * plane + r * s.wp + s.pw);
+            }
+        const T* gyn = gy + n * s.cout * s.oh * s.ow;
+        for (int64_t o = 0; o < s.cout; ++o)
+            for (int64_t oy = l0; oy < l1; ++oy) {
+                T* row = gyw + o * width + (oy - l0) * s.wp;
+                std::copy(gyn + (o * s.oh + oy) * s.ow, gyn + (o * s.oh + oy + 1) * s.ow, row);
+                std::fill(row + s.ow, row + s.wp, T(0));
+            }
+        for (int64_t c = 0; c < s.c; ++c)
+            for (int64_t t = 0; t < taps; ++t) {
+                const T* from = xp + c * plane + s.offset(t);
+                std::copy(from, from + width, cols + (c * taps + t) * width);
+            }
+        gemm<T>(false, true, kg, s.cout, width, T(1), cols, width, gyw, width, T(1), sum.data(),
+                s.cout);
+    });
+    std::fill(gw, gw + size, T(0));
+    for (const auto& sum : sums)
+        if (!sum.empty())
+            for (int64_t r = 0; r < kg; ++r)
+                for (int64_t o = 0; o < s.cout; ++o) gw[o * kg + r] += sum[r * s.cout + o];
+}
+
 // --- bindings: every check before the GIL is released --------------------------------------
 std::vector<py::object> window_args(const char* op, const py::object& window) {
     if (!py::isinstance<py::sequence>(window) || py::len(window) != 12)
@@ -262,6 +418,93 @@ void bind_conv(py::module_& m) {
     }, py::arg("grad_output"), py::arg("weight"), py::arg("input_size"), py::arg("window"),
        py::arg("groups") = 1,
        "The input's gradient (N, C, D, H, W) of conv_forward, input_size = (D, H, W).");
+    m.def("shifted_forward", [](O x_arg, O wt_arg, O bias_arg, O window) {
+        const char* op = "shifted_forward";
+        const py::array x = as_array(op, "x", x_arg), wt = as_array(op, "weight", wt_arg);
+        check_array(op, "x", x, 5);
+        check_array(op, "weight", wt, 3);
+        if (!wt.dtype().equal(x.dtype()))
+            dtype_error(std::string(op) + ": weight has dtype " + dtype_str(wt.dtype()) +
+                        " but the input is " + dtype_str(x.dtype()));
+        const std::vector<py::object> win = window_args(op, window);
+        const int64_t kh = to_int(op, "kh", win[1]), kw = to_int(op, "kw", win[2]);
+        const std::vector<int64_t> ws{wt.shape(1), x.shape(1), 1, kh, kw};
+        if (wt.shape(0) != kh * kw || wt.shape(2) != x.shape(1))
+            shape_error(std::string(op) + ": weight must be (taps, Cout, C) = (" + str(kh * kw) +
+                        ", Cout, " + str(x.shape(1)) + "), got " + shape_str(wt));
+        const Conv p = checked_plan(op, x.shape(0), x.shape(1), spatial(x), window, ws,
+                                    py::int_(1), x.itemsize(), max_threads());
+        const Shifted s = shifted_of(op, p);
+        py::array bias;
+        if (!bias_arg.is_none()) {
+            bias = as_array(op, "bias", bias_arg);
+            check_array(op, "bias", bias, 1);
+            if (!bias.dtype().equal(x.dtype()) || bias.shape(0) != s.cout)
+                shape_error(std::string(op) + ": bias must be a " + dtype_str(x.dtype()) +
+                            " vector of the " + str(s.cout) + " output channels, got " +
+                            dtype_str(bias.dtype()) + " " + shape_str(bias));
+        }
+        py::array y(x.dtype(), volume_shape(s.n, s.cout, p.g.o));
+        dispatch_float(x, [&](auto zero) {
+            using T = decltype(zero);
+            shifted_forward(static_cast<const T*>(x.data()), static_cast<const T*>(wt.data()),
+                            bias_arg.is_none() ? nullptr : static_cast<const T*>(bias.data()),
+                            static_cast<T*>(y.mutable_data()), s);
+        });
+        return y;
+    }, py::arg("x"), py::arg("weight"), py::arg("bias"), py::arg("window"),
+       "conv_forward of images (N, C, 1, H, W), stride 1, dilation 1, groups 1, with the weight "
+       "as (taps, Cout, C): one product per kernel tap on the padded image.");
+    m.def("shifted_backward_input", [](O gy_arg, O wt_arg, O size_arg, O window) {
+        const char* op = "shifted_backward_input";
+        const py::array gy = as_array(op, "grad_output", gy_arg), wt = as_array(op, "weight", wt_arg);
+        check_array(op, "grad_output", gy, 5);
+        check_array(op, "weight", wt, 3);
+        if (!wt.dtype().equal(gy.dtype()))
+            dtype_error(std::string(op) + ": weight has dtype " + dtype_str(wt.dtype()) +
+                        " but grad_output is " + dtype_str(gy.dtype()));
+        const std::vector<int64_t> size = int_list(op, "input_size", size_arg, 3);
+        const std::vector<py::object> win = window_args(op, window);
+        const int64_t kh = to_int(op, "kh", win[1]), kw = to_int(op, "kw", win[2]);
+        if (wt.shape(0) != kh * kw || wt.shape(1) != gy.shape(1))
+            shape_error(std::string(op) + ": weight must be (taps, Cout, C) = (" + str(kh * kw) +
+                        ", " + str(gy.shape(1)) + ", C), got " + shape_str(wt));
+        const std::vector<int64_t> ws{wt.shape(1), wt.shape(2), 1, kh, kw};
+        const Triple input{size[0], size[1], size[2]};
+        const Conv p = checked_plan(op, gy.shape(0), wt.shape(2), input, window, ws, py::int_(1),
+                                    gy.itemsize(), 1);
+        const Shifted s = shifted_of(op, p);
+        require_shape(op, "grad_output", gy, gy, volume_shape(s.n, s.cout, p.g.o));
+        py::array gx(gy.dtype(), volume_shape(s.n, s.c, input));
+        dispatch_float(gy, [&](auto zero) {
+            using T = decltype(zero);
+            shifted_backward_input(static_cast<const T*>(gy.data()),
+                                   static_cast<const T*>(wt.data()),
+                                   static_cast<T*>(gx.mutable_data()), s);
+        });
+        return gx;
+    }, py::arg("grad_output"), py::arg("weight"), py::arg("input_size"), py::arg("window"),
+       "The input's gradient (N, C, 1, H, W) of shifted_forward.");
+    m.def("shifted_backward_weight", [](O x_arg, O gy_arg, O cout_arg, O window) {
+        const char* op = "shifted_backward_weight";
+        const py::array x = as_array(op, "x", x_arg), gy = as_array(op, "grad_output", gy_arg);
+        check_array(op, "x", x, 5);
+        const std::vector<py::object> win = window_args(op, window);
+        const int64_t kh = to_int(op, "kh", win[1]), kw = to_int(op, "kw", win[2]);
+        const std::vector<int64_t> ws{to_int(op, "cout", cout_arg), x.shape(1), 1, kh, kw};
+        const Conv p = checked_plan(op, x.shape(0), x.shape(1), spatial(x), window, ws,
+                                    py::int_(1), x.itemsize(), max_threads());
+        const Shifted s = shifted_of(op, p);
+        require_shape(op, "grad_output", gy, x, volume_shape(s.n, s.cout, p.g.o));
+        py::array gw(x.dtype(), std::vector<py::ssize_t>{s.cout, s.c, 1, kh, kw});
+        dispatch_float(x, [&](auto zero) {
+            using T = decltype(zero);
+            shifted_backward_weight(static_cast<const T*>(x.data()), static_cast<const T*>(gy.data()),
+                                    static_cast<T*>(gw.mutable_data()), s);
+        });
+        return gw;
+    }, py::arg("x"), py::arg("grad_output"), py::arg("cout"), py::arg("window"),
+       "The weight's gradient (Cout, C, 1, kH, kW) of shifted_forward.");
     m.def("conv_backward_weight", [](O x_arg, O gy_arg, O w_shape, O window, O groups) {
         const char* op = "conv_backward_weight";
         const py::array x = as_array(op, "x", x_arg), gy = as_array(op, "grad_output", gy_arg);

@@ -20,7 +20,7 @@ def test_variants_agree_and_can_be_chosen_by_context_or_keyword():
     keyword = F.conv2d(x, w, stride=2, padding=1, groups=2, variant="direct")
     np.testing.assert_allclose(default.numpy(), direct.numpy(), atol=1e-12)
     np.testing.assert_array_equal(direct.numpy(), keyword.numpy())
-    with pytest.raises(ValueError, match="no variant 'winograd9'.*auto, (fused, )?im2col, winograd, direct"):
+    with pytest.raises(ValueError, match="no variant 'winograd9'.*auto, (fused, shifted, )?im2col, winograd, direct"):
         F.conv2d(x, w, groups=2, variant="winograd9")
     with pytest.raises(ValueError, match="winograd variant needs a 3x3 kernel, stride 1"):
         F.conv2d(x, w, stride=2, groups=2, variant="winograd")
@@ -34,13 +34,14 @@ def _auto_choices():
     return {r["name"]: r["calls"] for r in p.rows()}, p.table()
 
 
-def test_auto_picks_fused_where_numpys_blas_reached_the_extension_and_the_profiler_says_so():
+def test_auto_picks_shifted_for_wide_stride_1_layers_else_fused_and_the_profiler_says_so():
     calls, table = _auto_choices()
-    assert calls == {"conv2d[fused]": 3} and "conv2d[fused]" in table
+    assert calls == {"conv2d[shifted]": 1, "conv2d[fused]": 2} and "conv2d[shifted]" in table
 
 
-def test_without_fused_auto_picks_winograd_for_wide_3x3_layers_only(monkeypatch):
+def test_without_the_extensions_blas_auto_picks_winograd_for_wide_3x3_layers_only(monkeypatch):
     monkeypatch.setattr(cpu_conv, "FUSED", {})
+    monkeypatch.setattr(cpu_conv, "SHIFTED", {})
     calls, table = _auto_choices()
     assert calls == {"conv2d[winograd]": 1, "conv2d[im2col]": 2} and "conv2d[winograd]" in table
 

@@ -374,3 +374,24 @@ def test_accumulate_refuses_a_read_only_or_overlapping_destination():
     dst.flags.writeable = False
     with pytest.raises(ValueError, match="read-only"):
         _cpp.accumulate(dst, np.ones(8))
+
+
+WT = np.zeros((9, 3, 4), np.float32)  # the shifted variant's weights: (taps, Cout, C)
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda: _cpp.shifted_forward(V, WT.astype(np.float64), None, WINDOW), TypeError, "weight has dtype float64"),
+    (lambda: _cpp.shifted_forward(V, WT[:8], None, WINDOW), ValueError, r"weight must be \(taps, Cout, C\)"),
+    (lambda: _cpp.shifted_forward(V, WT, None, WINDOW[:3] + (1, 2, 1) + WINDOW[6:]), ValueError,
+     "stride 1, dilation 1 and groups 1"),
+    (lambda: _cpp.shifted_forward(V, WT, None, WINDOW[:9] + (1, 2, 2)), ValueError, "stride 1, dilation 1"),
+    (lambda: _cpp.shifted_forward(V, WT, np.zeros(4, np.float32), WINDOW), ValueError, "bias must be"),
+    (lambda: _cpp.shifted_forward(V[0], WT, None, WINDOW), ValueError, "5 dimensions"),
+    (lambda: _cpp.shifted_backward_input(GY, WT, (1, 6, 7), WINDOW), ValueError, "grad_output has shape"),
+    (lambda: _cpp.shifted_backward_input(GY, WT[:, :2], (1, 6, 6), WINDOW), ValueError, "weight must be"),
+    (lambda: _cpp.shifted_backward_weight(V, GY, 5, WINDOW), ValueError, "grad_output has shape"),
+    (lambda: _cpp.shifted_backward_weight(V, GY.astype(np.float64), 3, WINDOW), TypeError, "grad_output has dtype"),
+])
+def test_shifted_conv_bad_input_raises_a_clear_error(call, error, message):
+    with pytest.raises(error, match=message):
+        call()

@@ -12,9 +12,14 @@
   loop of cpp/conv.cpp, whose tasks each copy a block of one image's output lines into a small
   per-thread column buffer and multiply it at once (bias included), all threads busy even on
   a few small images;
-- "auto" (the default, choose_conv2d): fused; without it, winograd where it applies and the
-  layer is wide enough, else im2col, unless one image's column buffer would be huge (a
-  padding far beyond the kernel): then direct.
+- "shifted" (conv2d, stride 1, dilation 1, groups 1): the zero-padded image, read with rows of
+  the padded width, gives each kernel tap's input as one contiguous run per channel, so the
+  forward and the input's gradient are kh*kw products on the padded image, with no column
+  buffer at all (cpp/conv.cpp);
+- "auto" (the default, choose_conv2d): shifted where it applies and the layer has
+  SHIFTED_MIN_CHANNELS channels in and out, else fused; without the extension's BLAS,
+  winograd where it applies and the layer is wide enough, else im2col, unless one image's
+  column buffer would be huge (a padding far beyond the kernel): then direct.
 
 The products run on the extension's threads (kernels/cpu/threads.py, linalg.batched_matmul).
 
@@ -319,11 +324,68 @@ def _fused_kernels():
     return Conv2dKernels(forward, backward_input, backward_weight)
 
 
-# "fused" needs numpy's BLAS in the extension (kernels/cpu/threads.py): numpy's OpenBLAS wheels
+# --- shifted: one product per kernel tap on the padded image, no column matrix ------------------
+def shifted_applies(g):
+    return len(g.size) == 2 and g.stride == (1, 1) and g.dilation == (1, 1) and g.groups == 1
+
+
+def _shifted_kernels():
+    """The C++ convolution of cpp/conv.cpp's shifted_*: for a stride-1 2-D layer, tap (ki, kj)
+    reads the zero-padded image as one contiguous run per channel, so the forward is a sum of
+    kh*kw products W_t (Cout x C) @ (the padded image shifted by the tap), with no column
+    matrix; the backward passes are those products transposed."""
+    def geometry(x_shape, w_shape, stride, padding, dilation, groups):
+        g = _Geometry(x_shape, w_shape, stride, padding, dilation, groups)
+        if not shifted_applies(g):
+            raise VariantError(f"conv2d: the shifted variant needs stride 1, dilation 1 and "
+                               f"groups 1; got stride {g.stride}, dilation {g.dilation}, groups "
+                               f"{g.groups}")
+        return g
+
+    def by_tap(w):
+        """w (Cout, C, kh, kw) as (kh*kw, Cout, C)."""
+        return np.ascontiguousarray(w.transpose(2, 3, 0, 1)).reshape(-1, w.shape[0], w.shape[1])
+
+    def forward(x, w, b, stride, padding, dilation, groups):
+        x, w = native(x), native(w)
+        g = geometry(x.shape, w.shape, stride, padding, dilation, groups)
+        if 0 in x.shape or 0 in w.shape:
+            return CONV2D_VARIANTS["im2col"].forward(x, w, b, stride, padding, dilation, groups)
+        bias = None if b is None else native(np.asarray(b, x.dtype))
+        y = _cpp.shifted_forward(g.volume(x, g.n), by_tap(w), bias, g.volume_args())
+        return y.reshape((g.n, g.cout) + g.out)
+
+    def backward_input(gy, w, x_shape, stride, padding, dilation, groups):
+        gy, w = native(gy), native(w)
+        g = geometry(x_shape, w.shape, stride, padding, dilation, groups)
+        if 0 in x_shape or 0 in w.shape:
+            return CONV2D_VARIANTS["im2col"].backward_input(gy, w, x_shape, stride, padding,
+                                                            dilation, groups)
+        gx = _cpp.shifted_backward_input(gy.reshape((g.n, g.cout) + as_volume(g.out)), by_tap(w),
+                                         as_volume(g.size), g.volume_args())
+        return gx.reshape(x_shape)
+
+    def backward_weight(x, gy, w_shape, stride, padding, dilation, groups):
+        x, gy = native(x), native(gy)
+        g = geometry(x.shape, w_shape, stride, padding, dilation, groups)
+        if 0 in x.shape or 0 in w_shape:
+            return CONV2D_VARIANTS["im2col"].backward_weight(x, gy, w_shape, stride, padding,
+                                                             dilation, groups)
+        gw = _cpp.shifted_backward_weight(g.volume(x, g.n),
+                                          gy.reshape((g.n, g.cout) + as_volume(g.out)), g.cout,
+                                          g.volume_args())
+        return gw.reshape(w_shape)
+    return Conv2dKernels(forward, backward_input, backward_weight)
+
+
+# "fused" and "shifted" need numpy's BLAS in the extension (kernels/cpu/threads.py): numpy's
+# OpenBLAS wheels
 FUSED = {"fused": _fused_kernels()} if threads.BLAS_IN_EXTENSION else {}
+SHIFTED = {"shifted": _shifted_kernels()} if threads.BLAS_IN_EXTENSION else {}
 
 CONV2D_VARIANTS = {
     **FUSED,
+    **SHIFTED,
     "im2col": _kernels(_cpp_forward, _cpp_backward_input, _cpp_backward_weight),
     "winograd": _kernels(_winograd_forward, _winograd_backward_input, _winograd_backward_weight),
     "direct": _kernels(_direct_forward, _direct_backward_input, _direct_backward_weight),
@@ -334,15 +396,23 @@ CONV3D_VARIANTS = {**FUSED, "im2col": CONV2D_VARIANTS["im2col"]}
 # the transforms (measured: 64x1x28x28 * 32x1x3x3 takes 20 ms with winograd, 2.5 with im2col).
 WINOGRAD_MIN_CHANNELS = 16
 
+# Below this many input or output channels the shifted variant's per-tap products are too thin
+# (forward + backward, measured: 64x1x28x28 * 32x1x3x3 1.7 ms shifted, 0.8 fused; 16x8x48x48 *
+# 16x8x3x3 2.2 ms shifted, 2.7 fused; the U-Net's 12x12 and 24x24 layers of 32-64 channels
+# 15-30% faster shifted).
+SHIFTED_MIN_CHANNELS = 8
+
 
 def choose_conv2d(x_shape, w_shape, stride, padding, dilation, groups):
-    """The "auto" rule: fused wherever it exists (python -m benchmarks measures it ahead of
-    im2col and Winograd on every course layer); else winograd where it applies and the layer is
-    wide enough, else im2col, or direct where one image's column buffer would pass
-    MAX_IMAGE_COLUMNS elements."""
+    """The "auto" rule: shifted for stride-1 layers of SHIFTED_MIN_CHANNELS channels and more,
+    else fused (python -m benchmarks measures both ahead of im2col and Winograd on every course
+    layer); without them, winograd where it applies and the layer is wide enough, else im2col,
+    or direct where one image's column buffer would pass MAX_IMAGE_COLUMNS elements."""
+    g = _Geometry(x_shape, w_shape, stride, padding, dilation, groups)
+    if SHIFTED and shifted_applies(g) and min(g.c, g.cout) >= SHIFTED_MIN_CHANNELS:
+        return "shifted"
     if FUSED:
         return "fused"
-    g = _Geometry(x_shape, w_shape, stride, padding, dilation, groups)
     wide = min(g.c, g.cout) >= WINOGRAD_MIN_CHANNELS
     if wide and winograd_applies(g):
         return "winograd"

@@ -181,8 +181,18 @@ def _draw_conv2d_3x3(d):
         "padding": padding}
 
 
+def _draw_conv2d_stride_1(d):
+    """The geometry the shifted variant takes: stride 1, dilation 1, groups 1."""
+    kernel = (d.integer(1, 3), d.integer(1, 3))
+    padding = (d.integer(0, 2), d.integer(0, 2))
+    hw = tuple(d.integer(max(1, k - 2 * p), d.side + 3) for k, p in zip(kernel, padding))
+    n, cin, cout = _few(d), d.integer(1, d.side - 1 or 1), d.integer(1, d.side - 1 or 1)
+    return [d.uniform((n, cin) + hw), d.uniform((cout, cin) + kernel), d.uniform((cout,))], {
+        "padding": padding}
+
+
 # variants that take only some geometries, with a draw of those
-_CONV2D_DRAWS = {"winograd": _draw_conv2d_3x3}
+_CONV2D_DRAWS = {"winograd": _draw_conv2d_3x3, "shifted": _draw_conv2d_stride_1}
 
 
 def _conv2d_variant(variant):

@@ -284,44 +284,61 @@ def _kernels(forward, backward_input, backward_weight):
     return Conv2dKernels(conv_forward, conv_backward_input, conv_backward_weight)
 
 
-# --- fused: im2col of a block of output lines and its product, in one C++ loop ------------------
-def _fused_kernels():
-    """The C++ convolution of cpp/conv.cpp: each task copies a block of one image's output lines
-    into its thread's small column buffer and multiplies it at once with BLAS."""
-    def weight_volume(shape):
-        return tuple(shape[:2]) + as_volume(shape[2:])
+# --- the extension's own loops: fused and shifted ------------------------------------------------
+def _extension_kernels(check, forward, backward_input, backward_weight):
+    """The three kernels of a variant that cpp/conv.cpp runs whole: the arrays made native, the
+    geometry built and checked (check(g) raises where the variant does not apply), an empty
+    batch or channel left to im2col's loops. forward(x, w, bias, g), backward_input(gy, w, g)
+    and backward_weight(x, gy, g) call the extension on volumes (N, C, D, H, W)."""
+    def geometry(x_shape, w_shape, stride, padding, dilation, groups):
+        g = _Geometry(x_shape, w_shape, stride, padding, dilation, groups)
+        check(g)
+        return g
 
-    def forward(x, w, b, stride, padding, dilation, groups):
+    def conv_forward(x, w, b, stride, padding, dilation, groups):
         x, w = native(x), native(w)
-        g = _Geometry(x.shape, w.shape, stride, padding, dilation, groups)
-        if 0 in x.shape or 0 in w.shape:  # nothing to multiply: im2col's loops handle it
+        g = geometry(x.shape, w.shape, stride, padding, dilation, groups)
+        if 0 in x.shape or 0 in w.shape:
             return CONV2D_VARIANTS["im2col"].forward(x, w, b, stride, padding, dilation, groups)
         bias = None if b is None else native(np.asarray(b, x.dtype))
-        y = _cpp.conv_forward(g.volume(x, g.n), w.reshape(weight_volume(w.shape)), bias,
-                              g.volume_args(), groups)
-        return y.reshape((g.n, g.cout) + g.out)
+        return forward(g.volume(x, g.n), w, bias, g).reshape((g.n, g.cout) + g.out)
 
-    def backward_input(gy, w, x_shape, stride, padding, dilation, groups):
+    def conv_backward_input(gy, w, x_shape, stride, padding, dilation, groups):
         gy, w = native(gy), native(w)
-        g = _Geometry(x_shape, w.shape, stride, padding, dilation, groups)
+        g = geometry(x_shape, w.shape, stride, padding, dilation, groups)
         if 0 in x_shape or 0 in w.shape:
             return CONV2D_VARIANTS["im2col"].backward_input(gy, w, x_shape, stride, padding,
                                                             dilation, groups)
-        gx = _cpp.conv_backward_input(gy.reshape((g.n, g.cout) + as_volume(g.out)),
-                                      w.reshape(weight_volume(w.shape)), as_volume(g.size),
-                                      g.volume_args(), groups)
-        return gx.reshape(x_shape)
+        gy = gy.reshape((g.n, g.cout) + as_volume(g.out))
+        return backward_input(gy, w, g).reshape(x_shape)
 
-    def backward_weight(x, gy, w_shape, stride, padding, dilation, groups):
+    def conv_backward_weight(x, gy, w_shape, stride, padding, dilation, groups):
         x, gy = native(x), native(gy)
-        g = _Geometry(x.shape, w_shape, stride, padding, dilation, groups)
+        g = geometry(x.shape, w_shape, stride, padding, dilation, groups)
         if 0 in x.shape or 0 in w_shape:
             return CONV2D_VARIANTS["im2col"].backward_weight(x, gy, w_shape, stride, padding,
                                                              dilation, groups)
-        gw = _cpp.conv_backward_weight(g.volume(x, g.n), gy.reshape((g.n, g.cout) + as_volume(g.out)),
-                                       weight_volume(w_shape), g.volume_args(), groups)
-        return gw.reshape(w_shape)
-    return Conv2dKernels(forward, backward_input, backward_weight)
+        gy = gy.reshape((g.n, g.cout) + as_volume(g.out))
+        return backward_weight(g.volume(x, g.n), gy, g).reshape(w_shape)
+    return Conv2dKernels(conv_forward, conv_backward_input, conv_backward_weight)
+
+
+def _weight_volume(g):
+    """The weight's shape as a volume (Cout, C/groups, kD, kH, kW)."""
+    return (g.cout, g.cg) + as_volume(g.kernel)
+
+
+def _fused_kernels():
+    """The C++ convolution of cpp/conv.cpp's conv_*: each task copies a block of one image's
+    output lines into its thread's small column buffer and multiplies it at once with BLAS."""
+    return _extension_kernels(
+        lambda g: None,
+        lambda x, w, bias, g: _cpp.conv_forward(x, w.reshape(_weight_volume(g)), bias,
+                                                g.volume_args(), g.groups),
+        lambda gy, w, g: _cpp.conv_backward_input(gy, w.reshape(_weight_volume(g)),
+                                                  as_volume(g.size), g.volume_args(), g.groups),
+        lambda x, gy, g: _cpp.conv_backward_weight(x, gy, _weight_volume(g), g.volume_args(),
+                                                   g.groups))
 
 
 # --- shifted: one product per kernel tap on the padded image, no column matrix ------------------
@@ -329,53 +346,28 @@ def shifted_applies(g):
     return len(g.size) == 2 and g.stride == (1, 1) and g.dilation == (1, 1) and g.groups == 1
 
 
+def _require_shifted(g):
+    if not shifted_applies(g):
+        raise VariantError(f"conv2d: the shifted variant needs stride 1, dilation 1 and groups 1; "
+                           f"got stride {g.stride}, dilation {g.dilation}, groups {g.groups}")
+
+
+def _by_tap(w):
+    """w (Cout, C, kh, kw) as (kh*kw, Cout, C), the shifted products' layout."""
+    return np.ascontiguousarray(w.transpose(2, 3, 0, 1)).reshape(-1, w.shape[0], w.shape[1])
+
+
 def _shifted_kernels():
     """The C++ convolution of cpp/conv.cpp's shifted_*: for a stride-1 2-D layer, tap (ki, kj)
     reads the zero-padded image as one contiguous run per channel, so the forward is a sum of
     kh*kw products W_t (Cout x C) @ (the padded image shifted by the tap), with no column
     matrix; the backward passes are those products transposed."""
-    def geometry(x_shape, w_shape, stride, padding, dilation, groups):
-        g = _Geometry(x_shape, w_shape, stride, padding, dilation, groups)
-        if not shifted_applies(g):
-            raise VariantError(f"conv2d: the shifted variant needs stride 1, dilation 1 and "
-                               f"groups 1; got stride {g.stride}, dilation {g.dilation}, groups "
-                               f"{g.groups}")
-        return g
-
-    def by_tap(w):
-        """w (Cout, C, kh, kw) as (kh*kw, Cout, C)."""
-        return np.ascontiguousarray(w.transpose(2, 3, 0, 1)).reshape(-1, w.shape[0], w.shape[1])
-
-    def forward(x, w, b, stride, padding, dilation, groups):
-        x, w = native(x), native(w)
-        g = geometry(x.shape, w.shape, stride, padding, dilation, groups)
-        if 0 in x.shape or 0 in w.shape:
-            return CONV2D_VARIANTS["im2col"].forward(x, w, b, stride, padding, dilation, groups)
-        bias = None if b is None else native(np.asarray(b, x.dtype))
-        y = _cpp.shifted_forward(g.volume(x, g.n), by_tap(w), bias, g.volume_args())
-        return y.reshape((g.n, g.cout) + g.out)
-
-    def backward_input(gy, w, x_shape, stride, padding, dilation, groups):
-        gy, w = native(gy), native(w)
-        g = geometry(x_shape, w.shape, stride, padding, dilation, groups)
-        if 0 in x_shape or 0 in w.shape:
-            return CONV2D_VARIANTS["im2col"].backward_input(gy, w, x_shape, stride, padding,
-                                                            dilation, groups)
-        gx = _cpp.shifted_backward_input(gy.reshape((g.n, g.cout) + as_volume(g.out)), by_tap(w),
-                                         as_volume(g.size), g.volume_args())
-        return gx.reshape(x_shape)
-
-    def backward_weight(x, gy, w_shape, stride, padding, dilation, groups):
-        x, gy = native(x), native(gy)
-        g = geometry(x.shape, w_shape, stride, padding, dilation, groups)
-        if 0 in x.shape or 0 in w_shape:
-            return CONV2D_VARIANTS["im2col"].backward_weight(x, gy, w_shape, stride, padding,
-                                                             dilation, groups)
-        gw = _cpp.shifted_backward_weight(g.volume(x, g.n),
-                                          gy.reshape((g.n, g.cout) + as_volume(g.out)), g.cout,
-                                          g.volume_args())
-        return gw.reshape(w_shape)
-    return Conv2dKernels(forward, backward_input, backward_weight)
+    return _extension_kernels(
+        _require_shifted,
+        lambda x, w, bias, g: _cpp.shifted_forward(x, _by_tap(w), bias, g.volume_args()),
+        lambda gy, w, g: _cpp.shifted_backward_input(gy, _by_tap(w), as_volume(g.size),
+                                                     g.volume_args()),
+        lambda x, gy, g: _cpp.shifted_backward_weight(x, gy, g.cout, g.volume_args()))
 
 
 # "fused" and "shifted" need numpy's BLAS in the extension (kernels/cpu/threads.py): numpy's

@@ -110,6 +110,16 @@ def cases():
         if variant != "direct":  # the direct loops take seconds here
             out.append(_conv(variant, "dncnn 8x64x64x64 * 64x64x3x3", (8, 64, 64, 64), (64, 64, 3, 3),
                              1, quick=variant == "auto"))
+    # the other layer shapes of the course's networks (python -m benchmarks --no-ops times the
+    # networks' whole steps), with the variant auto picks
+    for label, x, w in [("dncnn 16x32x40x40 * 32x32x3x3", (16, 32, 40, 40), (32, 32, 3, 3)),
+                        ("unet 16x16x48x48 * 16x16x3x3", (16, 16, 48, 48), (16, 16, 3, 3)),
+                        ("unet 16x32x24x24 * 32x32x3x3", (16, 32, 24, 24), (32, 32, 3, 3)),
+                        ("unet 16x32x12x12 * 64x32x3x3", (16, 32, 12, 12), (64, 32, 3, 3)),
+                        ("unet 16x64x12x12 * 64x64x3x3", (16, 64, 12, 12), (64, 64, 3, 3)),
+                        ("unet 16x64x24x24 * 32x64x3x3", (16, 64, 24, 24), (32, 64, 3, 3)),
+                        ("unet 16x32x48x48 * 16x32x3x3", (16, 32, 48, 48), (16, 32, 3, 3))]:
+        out.append(_conv("auto", label, x, w, 1))
     return out
 
 

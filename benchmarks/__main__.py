@@ -436,8 +436,9 @@ def main(argv=None):
             if ((args.quick and not case.quick) or (args.op and case.op not in args.op)
                     or (args.variant and case.variant not in args.variant)):
                 continue
-            if backend.variants(case.op, device) and not backend.runs_on(case.op, case.variant, device):
-                continue  # variants exist per device
+            if (case.variant != "-" and backend.variants(case.op, device)
+                    and not backend.runs_on(case.op, case.variant, device)):
+                continue  # variants exist per device; "-" runs the default
             print(f"  {case.name} {case.label} on {device}", file=sys.stderr, flush=True)
             rows.append(op_row(case, index, device, sides if case.torch else ("engine",), args, peaks))
     print_table(rows, peaks)

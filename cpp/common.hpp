@@ -205,6 +205,9 @@ constexpr int64_t kChunkWork = int64_t(1) << 22;
 // calling thread: waking the others would cost more.
 constexpr int64_t kSerialWork = int64_t(1) << 15;
 
+// Elements per task of a memory-bound loop (an elementwise pass, a sum): 128 KB of float32.
+constexpr int64_t kLoopBlock = int64_t(1) << 15;
+
 // The threads the parallel loops use: eg.set_num_threads's count, or OpenMP's default (every
 // core, or OMP_NUM_THREADS) while it is 0. One count for the process, as torch's (OpenMP's own
 // setting belongs to the thread that makes it).

@@ -108,6 +108,23 @@ void backward_input(const T* gy, const T* w, T* gx, const Conv& p) {
     });
 }
 
+// gw (groups x og x kg) = the sum of the threads' copies of it, each held transposed, (kg x og)
+// per group; the copies a thread never touched are empty.
+template <typename T>
+void add_transposed(const std::vector<std::vector<T>>& sums, T* gw, int64_t groups, int64_t og,
+                    int64_t kg) {
+    std::fill(gw, gw + groups * og * kg, T(0));
+    for (const auto& sum : sums) {
+        if (sum.empty()) continue;
+        for (int64_t i = 0; i < groups; ++i) {
+            const T* st = sum.data() + i * og * kg;
+            T* gwi = gw + i * og * kg;
+            for (int64_t r = 0; r < kg; ++r)
+                for (int64_t o = 0; o < og; ++o) gwi[o * kg + r] += st[r * og + o];
+        }
+    }
+}
+
 // Tasks as the forward's; each thread sums its tasks' products into its own copy of the
 // gradient, and the copies are added at the end. The copies hold the gradient transposed,
 // (kg x og) per group, so that the product reads the column block as it lies (columns @ gy^T):
@@ -131,16 +148,7 @@ void backward_weight(const T* x, const T* gy, T* gw, const Conv& p) {
             gemm<T>(false, true, p.kg, p.og, width, T(1), cols + i * p.kg * width, width,
                     gyn + i * p.og * g.out, g.out, T(1), sum.data() + i * p.og * p.kg, p.og);
     });
-    std::fill(gw, gw + size, T(0));
-    for (const auto& sum : sums) {
-        if (sum.empty()) continue;
-        for (int64_t i = 0; i < p.groups; ++i) {
-            const T* st = sum.data() + i * p.og * p.kg;  // (kg x og)
-            T* gwi = gw + i * p.og * p.kg;                // (og x kg)
-            for (int64_t r = 0; r < p.kg; ++r)
-                for (int64_t o = 0; o < p.og; ++o) gwi[o * p.kg + r] += st[r * p.og + o];
-        }
-    }
+    add_transposed(sums, gw, p.groups, p.og, p.kg);
 }
 
 // --- shifted: a stride-1 2-D convolution as one product per kernel tap ------------------------
@@ -171,29 +179,34 @@ Shifted shifted_of(const char* op, const Conv& p) {
             g.o[2], wp, plane, g.o[1] * wp};
 }
 
-// Image xn (C, H, W) into xp (C, plane), zeros around it.
+// Padded rows [r0, r0 + rows) of image xn (C, H, W) into xp (C, plane), zeros around them
+// and in each channel's slack; padded row r is input row r - ph.
 template <typename T>
-void pad_image(const T* xn, T* xp, const Shifted& s) {
-    std::fill(xp, xp + s.c * s.plane, T(0));
+void pad_rows(const T* xn, T* xp, const Shifted& s, int64_t r0, int64_t rows, int64_t plane) {
+    std::fill(xp, xp + s.c * plane, T(0));
     for (int64_t c = 0; c < s.c; ++c)
-        for (int64_t y = 0; y < s.h; ++y)
+        for (int64_t r = 0; r < rows; ++r) {
+            const int64_t y = r0 + r - s.ph;
+            if (y < 0 || y >= s.h) continue;
             std::copy(xn + (c * s.h + y) * s.w, xn + (c * s.h + y + 1) * s.w,
-                      xp + c * s.plane + (y + s.ph) * s.wp + s.pw);
+                      xp + c * plane + r * s.wp + s.pw);
+        }
 }
 
-// Rows [r0, r1) of a gradient gy (rows, oh, ow) as wide rows (oh * wp), unused columns zero.
+// Output lines [l0, l1) of one image's gradient gyn (cout, oh, ow) as wide rows of wp values,
+// unused columns zero: (cout, (l1 - l0) * wp).
 template <typename T>
-void widen(const T* gy, T* wide, const Shifted& s, int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; ++r)
-        for (int64_t y = 0; y < s.oh; ++y) {
-            T* row = wide + ((r - r0) * s.oh + y) * s.wp;
-            std::copy(gy + (r * s.oh + y) * s.ow, gy + (r * s.oh + y + 1) * s.ow, row);
+void widen(const T* gyn, T* wide, const Shifted& s, int64_t l0, int64_t l1) {
+    for (int64_t o = 0; o < s.cout; ++o)
+        for (int64_t oy = l0; oy < l1; ++oy) {
+            T* row = wide + (o * (l1 - l0) + oy - l0) * s.wp;
+            std::copy(gyn + (o * s.oh + oy) * s.ow, gyn + (o * s.oh + oy + 1) * s.ow, row);
             std::fill(row + s.ow, row + s.wp, T(0));
         }
 }
 
 // Images split further where there are fewer than threads: forward by output channels,
-// backward by input channels, the weight's gradient by taps.
+// backward by input channels, the weight's gradient by blocks of output lines.
 int64_t splits(int64_t n, int64_t parts) {
     return std::max<int64_t>(1, std::min(parts, ceil_div(max_threads(), n)));
 }
@@ -208,7 +221,7 @@ void shifted_forward(const T* x, const T* wt, const T* bias, T* y, const Shifted
         if (o0 >= o1) return;
         T* xp = pads.get(s.c * s.plane);
         T* yw = wides.get((o1 - o0) * s.wide);
-        pad_image(x + n * s.c * s.h * s.w, xp, s);
+        pad_rows(x + n * s.c * s.h * s.w, xp, s, 0, s.oh + s.kh - 1, s.plane);
         for (int64_t t = 0; t < s.kh * s.kw; ++t)
             gemm<T>(false, false, o1 - o0, s.wide, s.c, T(1), wt + (t * s.cout + o0) * s.c, s.c,
                     xp + s.offset(t), s.plane, t == 0 ? T(0) : T(1), yw, s.wide);
@@ -232,7 +245,7 @@ void shifted_backward_input(const T* gy, const T* wt, T* gx, const Shifted& s) {
         if (c0 >= c1) return;
         T* gw = wides.get(s.cout * s.wide);
         T* gp = pads.get((c1 - c0) * s.plane);
-        widen(gy + n * s.cout * s.oh * s.ow, gw, s, 0, s.cout);
+        widen(gy + n * s.cout * s.oh * s.ow, gw, s, 0, s.oh);
         std::fill(gp, gp + (c1 - c0) * s.plane, T(0));
         for (int64_t t = 0; t < s.kh * s.kw; ++t)
             gemm<T>(true, false, c1 - c0, s.wide, s.cout, T(1), wt + t * s.cout * s.c + c0, s.c,
@@ -268,22 +281,8 @@ void shifted_backward_weight(const T* x, const T* gy, T* gw, const Shifted& s) {
         T* xp = pads.get(s.c * plane);
         T* gyw = wides.get(s.cout * width);
         T* cols = columns.get(kg * width);
-        std::fill(xp, xp + s.c * plane, T(0));
-        const T* xn = x + n * s.c * s.h * s.w;
-        for (int64_t c = 0; c < s.c; ++c)
-            for (int64_t r = 0; r < rows; ++r) {  // padded row l0 + r is input row l0 + r - ph
-                const int64_t y = l0 + r - s.ph;
-                if (y < 0 || y >= s.h) continue;
-                std::copy(xn + (c * s.h + y) * s.w, xn + (c * s.h + y + 1) * s.w,
-                          xp + c * plane + r * s.wp + s.pw);
-            }
-        const T* gyn = gy + n * s.cout * s.oh * s.ow;
-        for (int64_t o = 0; o < s.cout; ++o)
-            for (int64_t oy = l0; oy < l1; ++oy) {
-                T* row = gyw + o * width + (oy - l0) * s.wp;
-                std::copy(gyn + (o * s.oh + oy) * s.ow, gyn + (o * s.oh + oy + 1) * s.ow, row);
-                std::fill(row + s.ow, row + s.wp, T(0));
-            }
+        pad_rows(x + n * s.c * s.h * s.w, xp, s, l0, rows, plane);
+        widen(gy + n * s.cout * s.oh * s.ow, gyw, s, l0, l1);
         for (int64_t c = 0; c < s.c; ++c)
             for (int64_t t = 0; t < taps; ++t) {
                 const T* from = xp + c * plane + s.offset(t);
@@ -292,11 +291,7 @@ void shifted_backward_weight(const T* x, const T* gy, T* gw, const Shifted& s) {
         gemm<T>(false, true, kg, s.cout, width, T(1), cols, width, gyw, width, T(1), sum.data(),
                 s.cout);
     });
-    std::fill(gw, gw + size, T(0));
-    for (const auto& sum : sums)
-        if (!sum.empty())
-            for (int64_t r = 0; r < kg; ++r)
-                for (int64_t o = 0; o < s.cout; ++o) gw[o * kg + r] += sum[r * s.cout + o];
+    add_transposed(sums, gw, 1, s.cout, kg);
 }
 
 // --- bindings: every check before the GIL is released --------------------------------------
@@ -368,6 +363,38 @@ void require_shape(const char* op, const char* name, const py::array& a, const p
                         ", " + str(shape[2]) + ", " + str(shape[3]) + ", " + str(shape[4]) + ")");
 }
 
+// The bias of a forward call: None as an empty array, else a vector of the cout channels in
+// x's dtype.
+py::array checked_bias(const char* op, const py::object& bias_arg, const py::array& x,
+                       int64_t cout) {
+    if (bias_arg.is_none()) return py::array();
+    const py::array bias = as_array(op, "bias", bias_arg);
+    check_array(op, "bias", bias, 1);
+    if (!bias.dtype().equal(x.dtype()) || bias.shape(0) != cout)
+        shape_error(std::string(op) + ": bias must be a " + dtype_str(x.dtype()) +
+                    " vector of the " + str(cout) + " output channels, got " +
+                    dtype_str(bias.dtype()) + " " + shape_str(bias));
+    return bias;
+}
+
+// The kernel extents (kh, kw) of a shifted call's window, with its weight wt (taps, Cout, C)
+// checked against them and against `like` (named like_name), whose channels are wt's axis
+// `axis` (2: the input's C, 1: the gradient's Cout).
+std::pair<int64_t, int64_t> checked_taps(const char* op, const py::array& wt, const py::array& like,
+                                         const char* like_name, int axis, const py::object& window) {
+    check_array(op, "weight", wt, 3);
+    if (!wt.dtype().equal(like.dtype()))
+        dtype_error(std::string(op) + ": weight has dtype " + dtype_str(wt.dtype()) + " but " +
+                    like_name + " is " + dtype_str(like.dtype()));
+    const std::vector<py::object> win = window_args(op, window);
+    const int64_t kh = to_int(op, "kh", win[1]), kw = to_int(op, "kw", win[2]);
+    if (wt.shape(0) != kh * kw || wt.shape(axis) != like.shape(1))
+        shape_error(std::string(op) + ": weight must be (taps, Cout, C) = (" + str(kh * kw) +
+                    (axis == 2 ? ", Cout, " + str(like.shape(1)) : ", " + str(like.shape(1)) + ", C") +
+                    "), got " + shape_str(wt));
+    return {kh, kw};
+}
+
 }  // namespace
 
 void bind_conv(py::module_& m) {
@@ -378,15 +405,7 @@ void bind_conv(py::module_& m) {
         check_array(op, "x", x, 5);
         const Conv p = checked_plan(op, x.shape(0), x.shape(1), spatial(x), window,
                                     weight_shape(op, w, x), groups, x.itemsize(), max_threads());
-        py::array bias;
-        if (!bias_arg.is_none()) {
-            bias = as_array(op, "bias", bias_arg);
-            check_array(op, "bias", bias, 1);
-            if (!bias.dtype().equal(x.dtype()) || bias.shape(0) != p.cout)
-                shape_error(std::string(op) + ": bias must be a " + dtype_str(x.dtype()) +
-                            " vector of the " + str(p.cout) + " output channels, got " +
-                            dtype_str(bias.dtype()) + " " + shape_str(bias));
-        }
+        const py::array bias = checked_bias(op, bias_arg, x, p.cout);
         py::array y(x.dtype(), volume_shape(p.g.n, p.cout, p.g.o));
         dispatch_float(x, [&](auto zero) {
             using T = decltype(zero);
@@ -422,28 +441,12 @@ void bind_conv(py::module_& m) {
         const char* op = "shifted_forward";
         const py::array x = as_array(op, "x", x_arg), wt = as_array(op, "weight", wt_arg);
         check_array(op, "x", x, 5);
-        check_array(op, "weight", wt, 3);
-        if (!wt.dtype().equal(x.dtype()))
-            dtype_error(std::string(op) + ": weight has dtype " + dtype_str(wt.dtype()) +
-                        " but the input is " + dtype_str(x.dtype()));
-        const std::vector<py::object> win = window_args(op, window);
-        const int64_t kh = to_int(op, "kh", win[1]), kw = to_int(op, "kw", win[2]);
+        const auto [kh, kw] = checked_taps(op, wt, x, "the input", 2, window);
         const std::vector<int64_t> ws{wt.shape(1), x.shape(1), 1, kh, kw};
-        if (wt.shape(0) != kh * kw || wt.shape(2) != x.shape(1))
-            shape_error(std::string(op) + ": weight must be (taps, Cout, C) = (" + str(kh * kw) +
-                        ", Cout, " + str(x.shape(1)) + "), got " + shape_str(wt));
         const Conv p = checked_plan(op, x.shape(0), x.shape(1), spatial(x), window, ws,
                                     py::int_(1), x.itemsize(), max_threads());
         const Shifted s = shifted_of(op, p);
-        py::array bias;
-        if (!bias_arg.is_none()) {
-            bias = as_array(op, "bias", bias_arg);
-            check_array(op, "bias", bias, 1);
-            if (!bias.dtype().equal(x.dtype()) || bias.shape(0) != s.cout)
-                shape_error(std::string(op) + ": bias must be a " + dtype_str(x.dtype()) +
-                            " vector of the " + str(s.cout) + " output channels, got " +
-                            dtype_str(bias.dtype()) + " " + shape_str(bias));
-        }
+        const py::array bias = checked_bias(op, bias_arg, x, s.cout);
         py::array y(x.dtype(), volume_shape(s.n, s.cout, p.g.o));
         dispatch_float(x, [&](auto zero) {
             using T = decltype(zero);
@@ -459,16 +462,8 @@ void bind_conv(py::module_& m) {
         const char* op = "shifted_backward_input";
         const py::array gy = as_array(op, "grad_output", gy_arg), wt = as_array(op, "weight", wt_arg);
         check_array(op, "grad_output", gy, 5);
-        check_array(op, "weight", wt, 3);
-        if (!wt.dtype().equal(gy.dtype()))
-            dtype_error(std::string(op) + ": weight has dtype " + dtype_str(wt.dtype()) +
-                        " but grad_output is " + dtype_str(gy.dtype()));
         const std::vector<int64_t> size = int_list(op, "input_size", size_arg, 3);
-        const std::vector<py::object> win = window_args(op, window);
-        const int64_t kh = to_int(op, "kh", win[1]), kw = to_int(op, "kw", win[2]);
-        if (wt.shape(0) != kh * kw || wt.shape(1) != gy.shape(1))
-            shape_error(std::string(op) + ": weight must be (taps, Cout, C) = (" + str(kh * kw) +
-                        ", " + str(gy.shape(1)) + ", C), got " + shape_str(wt));
+        const auto [kh, kw] = checked_taps(op, wt, gy, "grad_output", 1, window);
         const std::vector<int64_t> ws{wt.shape(1), wt.shape(2), 1, kh, kw};
         const Triple input{size[0], size[1], size[2]};
         const Conv p = checked_plan(op, gy.shape(0), wt.shape(2), input, window, ws, py::int_(1),

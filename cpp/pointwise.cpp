@@ -16,13 +16,11 @@ using namespace engine_cpp;
 
 namespace {
 
-constexpr int64_t kBlock = int64_t(1) << 15;  // elements per task of an elementwise loop
-
 // f(begin, end) over [0, size) in blocks, in parallel.
 template <typename F>
 void blocks(int64_t size, F&& f) {
-    parallel_for(ceil_div(size, kBlock), kBlock, [&](int64_t b) {
-        f(b * kBlock, std::min(size, (b + 1) * kBlock));
+    parallel_for(ceil_div(size, kLoopBlock), kLoopBlock, [&](int64_t b) {
+        f(b * kLoopBlock, std::min(size, (b + 1) * kLoopBlock));
     });
 }
 
@@ -103,7 +101,7 @@ void accumulate_strided(T* dst, const T* src, const std::vector<int64_t>& shape,
     const int64_t inner = dims ? shape[dims - 1] : 1, step = dims ? strides[dims - 1] : 0;
     int64_t rows = 1;
     for (int64_t i = 0; i + 1 < dims; ++i) rows *= shape[i];
-    const int64_t per_task = std::max<int64_t>(1, kBlock / std::max<int64_t>(inner, 1));
+    const int64_t per_task = std::max<int64_t>(1, kLoopBlock / std::max<int64_t>(inner, 1));
     parallel_for(ceil_div(rows, per_task), per_task * inner, [&](int64_t task) {
         const int64_t r0 = task * per_task, r1 = std::min(rows, r0 + per_task);
         std::vector<int64_t> index(std::max<int64_t>(dims - 1, 0));

@@ -10,8 +10,6 @@ using namespace engine_cpp;
 
 namespace {
 
-constexpr int64_t kBlock = int64_t(1) << 15;  // elements of a row per task
-
 // 32 running sums: several independent vectors of them, so the additions' latency overlaps
 // (one vector of sums would wait for each addition before the next).
 template <typename T>
@@ -35,15 +33,15 @@ void bind_reduce(py::module_& m) {
         const py::array x = as_array(op, "x", x_arg);
         check_array(op, "x", x, 2);
         const int64_t rows = x.shape(0), cols = x.shape(1);
-        const int64_t per_row = std::max<int64_t>(1, ceil_div(cols, kBlock));  // blocks
+        const int64_t per_row = std::max<int64_t>(1, ceil_div(cols, kLoopBlock));  // blocks
         py::array y(x.dtype(), std::vector<py::ssize_t>{rows});
         std::vector<double> partial(rows * per_row);
         dispatch_float(x, [&](auto zero) {
             using T = decltype(zero);
             const T* px = static_cast<const T*>(x.data());
-            parallel_for(rows * per_row, std::min(cols, kBlock) + 1, [&](int64_t task) {
-                const int64_t r = task / per_row, b = task % per_row * kBlock;
-                partial[task] = sum_span(px + r * cols + b, std::min(cols - b, kBlock));
+            parallel_for(rows * per_row, std::min(cols, kLoopBlock) + 1, [&](int64_t task) {
+                const int64_t r = task / per_row, b = task % per_row * kLoopBlock;
+                partial[task] = sum_span(px + r * cols + b, std::min(cols - b, kLoopBlock));
             });
             T* py_ = static_cast<T*>(y.mutable_data());
             for (int64_t r = 0; r < rows; ++r) {

@@ -136,8 +136,9 @@ class _Binary(Function):
     saves_inputs = True  # whether backward needs a and b
 
     def forward(self, a, b):
-        if shape_of(a) != shape_of(b):
-            broadcast_shapes(self.op_name(), shape_of(a), shape_of(b))
+        shapes = shape_of(a), shape_of(b)
+        if shapes[0] != shapes[1]:  # equal shapes: nothing to check, on every op
+            broadcast_shapes(self.op_name(), *shapes)
         if self.saves_inputs:
             self.save(a, b)
         return self.compute(a, b)

@@ -174,12 +174,31 @@ inline bool overlaps(const py::array& a, const py::array& b) {
     return a.nbytes() > 0 && b.nbytes() > 0 && a0 < b0 + b.nbytes() && b0 < a0 + a.nbytes();
 }
 
+// A new array of a size the checks allowed (up to kMaxElements) that the machine may still not
+// hold: numpy's MemoryError becomes a ShapeError naming the bytes, as any other refused size.
+inline py::array new_array(const char* op, const py::dtype& dtype,
+                           const std::vector<py::ssize_t>& shape) {
+    try {
+        return py::array(dtype, shape);
+    } catch (py::error_already_set& e) {
+        if (!e.matches(PyExc_MemoryError)) throw;
+        int64_t bytes = dtype.itemsize();  // at most 8 * 2**34: no overflow
+        std::string dims;
+        for (py::ssize_t n : shape) {
+            bytes *= n;
+            dims += (dims.empty() ? "" : ", ") + str(n);
+        }
+        shape_error(std::string(op) + ": the result (" + dims + ") needs " + str(bytes) +
+                    " bytes, more than this machine could allocate");
+    }
+}
+
 // `out` when it fits exactly (shape, dtype, contiguous, aligned, writeable, not overlapping
 // the input), else a new array.
 inline py::array output(const char* op, const py::object& out, const py::array& input,
                         const std::vector<py::ssize_t>& shape) {
     const py::dtype dtype = input.dtype();
-    if (out.is_none()) return py::array(dtype, shape);
+    if (out.is_none()) return new_array(op, dtype, shape);
     if (!py::isinstance<py::array>(out))
         dtype_error(std::string(op) + ": out must be a numpy array or None");
     py::array a = py::reinterpret_borrow<py::array>(out);

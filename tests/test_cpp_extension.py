@@ -1,4 +1,6 @@
 """The C++ extension against the reference, and fuzzed with bad input: errors, never a crash."""
+import os
+
 import numpy as np
 import pytest
 from hypothesis import given, strategies as st
@@ -395,3 +397,14 @@ WT = np.zeros((9, 3, 4), np.float32)  # the shifted variant's weights: (taps, Co
 def test_shifted_conv_bad_input_raises_a_clear_error(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+def test_a_result_the_machine_cannot_hold_is_a_shape_error_not_a_memory_error():
+    # within the extension's 2**34 elements, but 64 GiB: found by test_fuzz
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    if memory >= 48 * 2**30:
+        pytest.skip("this machine may hold 64 GiB")
+    x = np.random.default_rng(0).standard_normal((1, 1, 7, 7))
+    with pytest.raises(ValueError, match=r"im2col: the result \(1, 1, 8589934608\) needs "
+                                         r"68719476864 bytes, more than this machine could"):
+        _cpp.im2col(x, 1, 1, 2, 2, 0, 2**31, 2, 1)

@@ -16,7 +16,12 @@ def test_profile_records_calls_times_and_flops():
         for _ in range(2):
             (a @ b).relu().sum().backward()
         F.conv2d(x, w, padding=1).sum().backward()
-    rows = {r["op"]: r for r in p.rows()}
+    rows = {}  # per op: its forward and backward may run different variants (a row each)
+    for r in p.rows():
+        row = rows.setdefault(r["op"], dict.fromkeys(
+            ("calls", "backward_calls", "flops", "forward_s", "backward_s"), 0))
+        for key in row:
+            row[key] += r[key]
     assert rows["matmul"]["calls"] == 2 and rows["matmul"]["backward_calls"] == 2
     # 2 m n k forward and twice that backward, per call
     assert rows["matmul"]["flops"] == 2 * (2 * 8 * 16 * 4) * (1 + 2)
